@@ -1,0 +1,113 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Every setting is an environment variable; this table is the single list (the README's settings table
+ * mirrors it, and a test keeps the two in step).
+ */
+export const SETTINGS = {
+  OUTPAINT_HOST: { default: '127.0.0.1', help: 'Address the HTTP server listens on.' },
+  OUTPAINT_PORT: { default: '8080', help: 'Port the HTTP server listens on (0 picks a free one).' },
+  OUTPAINT_DATA_DIR: { default: './data', help: 'Where the embedded database and files live.' },
+  OUTPAINT_PUBLIC_URL: { default: '', help: 'Base URL put in result links (default: http://HOST:PORT).' },
+  OUTPAINT_WORKERS: { default: '0', help: 'Engine worker threads; 0 means one per core.' },
+  OUTPAINT_QUALITY: { default: 'balanced', help: 'Engine quality preset: fast, balanced or best.' },
+  OUTPAINT_RESULT_TTL_DAYS: { default: '30', help: 'How long result files and their URLs stay valid.' },
+  OUTPAINT_SWEEP_INTERVAL_S: { default: '3600', help: 'How often expired files are deleted.' },
+  OUTPAINT_MAX_BODY_MB: { default: '16', help: 'Largest request body (the image itself is capped at 10 MB).' },
+  OUTPAINT_MAX_PIXELS: { default: '40000000', help: 'Largest input image in pixels (decompression-bomb guard).' },
+  OUTPAINT_ACCOUNT_CONCURRENCY: { default: '9', help: 'Image slots per account (a task holds n) before 1303.' },
+  OUTPAINT_RATE_LIMIT: { default: '600', help: 'Requests per account (or IP when unauthenticated) per minute before 1302.' },
+  OUTPAINT_MAX_QUEUE: { default: '1000', help: 'Waiting jobs before new tasks are refused with 5001.' },
+  OUTPAINT_JOB_LEASE_S: { default: '60', help: 'Lease of a running job; a dead worker\'s job is retried after it.' },
+  OUTPAINT_JOB_MAX_ATTEMPTS: { default: '3', help: 'Claims of one job before its task is marked failed.' },
+  OUTPAINT_FETCH_TIMEOUT_MS: { default: '15000', help: 'Total time allowed to download an image URL.' },
+  OUTPAINT_FETCH_CONNECT_TIMEOUT_MS: { default: '5000', help: 'Connect timeout for image URLs and callbacks.' },
+  OUTPAINT_CALLBACK_TIMEOUT_MS: { default: '10000', help: 'Time a callback receiver has to answer.' },
+  OUTPAINT_CALLBACK_RETRY_HOURS: { default: '25', help: 'How long failed callbacks are retried (exponential backoff).' },
+  OUTPAINT_ALLOW_PRIVATE_HOSTS: {
+    default: '',
+    help: 'Comma-separated hosts, IPs or CIDRs that image and callback URLs may reach despite the SSRF guard.',
+  },
+  OUTPAINT_TOKEN_SKEW_S: { default: '10', help: 'Clock skew allowed on JWT exp and nbf.' },
+  OUTPAINT_SHUTDOWN_GRACE_S: { default: '30', help: 'On SIGTERM, how long running jobs may finish before they are handed back.' },
+  OUTPAINT_LOG_LEVEL: { default: 'info', help: 'pino log level.' },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  publicUrl: string | null;
+  workers: number;
+  quality: 'fast' | 'balanced' | 'best';
+  resultTtlMs: number;
+  sweepIntervalMs: number;
+  maxBodyBytes: number;
+  maxPixels: number;
+  accountConcurrency: number;
+  rateLimitPerMinute: number;
+  maxQueuedJobs: number;
+  jobLeaseMs: number;
+  jobMaxAttempts: number;
+  fetchTimeoutMs: number;
+  connectTimeoutMs: number;
+  callbackTimeoutMs: number;
+  callbackRetryMs: number;
+  allowPrivateHosts: string[];
+  tokenSkewSeconds: number;
+  shutdownGraceMs: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const str = (name: SettingName): string => {
+    const v = env[name];
+    return v === undefined || v === '' ? SETTINGS[name].default : v;
+  };
+  const num = (name: SettingName, min: number, integer = true): number => {
+    const raw = str(name);
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
+      throw new ConfigError(`${name}=${raw}: expected ${integer ? 'an integer' : 'a number'} ≥ ${min}`);
+    }
+    return v;
+  };
+  const quality = str('OUTPAINT_QUALITY');
+  if (quality !== 'fast' && quality !== 'balanced' && quality !== 'best') {
+    throw new ConfigError(`OUTPAINT_QUALITY=${quality}: expected fast, balanced or best`);
+  }
+  const workers = num('OUTPAINT_WORKERS', 0);
+  return {
+    host: str('OUTPAINT_HOST'),
+    port: num('OUTPAINT_PORT', 0),
+    dataDir: path.resolve(str('OUTPAINT_DATA_DIR')),
+    publicUrl: str('OUTPAINT_PUBLIC_URL').replace(/\/+$/, '') || null,
+    workers: workers === 0 ? Math.max(1, os.availableParallelism()) : workers,
+    quality,
+    resultTtlMs: num('OUTPAINT_RESULT_TTL_DAYS', 0, false) * 86_400_000,
+    sweepIntervalMs: num('OUTPAINT_SWEEP_INTERVAL_S', 1, false) * 1000,
+    maxBodyBytes: Math.round(num('OUTPAINT_MAX_BODY_MB', 1, false) * 1024 * 1024),
+    maxPixels: num('OUTPAINT_MAX_PIXELS', 90_000),
+    accountConcurrency: num('OUTPAINT_ACCOUNT_CONCURRENCY', 1),
+    rateLimitPerMinute: num('OUTPAINT_RATE_LIMIT', 1),
+    maxQueuedJobs: num('OUTPAINT_MAX_QUEUE', 0),
+    jobLeaseMs: num('OUTPAINT_JOB_LEASE_S', 1, false) * 1000,
+    jobMaxAttempts: num('OUTPAINT_JOB_MAX_ATTEMPTS', 1),
+    fetchTimeoutMs: num('OUTPAINT_FETCH_TIMEOUT_MS', 1),
+    connectTimeoutMs: num('OUTPAINT_FETCH_CONNECT_TIMEOUT_MS', 1),
+    callbackTimeoutMs: num('OUTPAINT_CALLBACK_TIMEOUT_MS', 1),
+    callbackRetryMs: num('OUTPAINT_CALLBACK_RETRY_HOURS', 0, false) * 3_600_000,
+    allowPrivateHosts: str('OUTPAINT_ALLOW_PRIVATE_HOSTS')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    tokenSkewSeconds: num('OUTPAINT_TOKEN_SKEW_S', 0),
+    shutdownGraceMs: num('OUTPAINT_SHUTDOWN_GRACE_S', 0, false) * 1000,
+    logLevel: str('OUTPAINT_LOG_LEVEL'),
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The contract's rules for an expansion request (../shared/kling-api.md, "Create"), shared by the HTTP API
+ * and the CLI so that both refuse the same input with the same message. Each failure is a 1201 whose
+ * message names the field and the rule.
+ */
+import { invalidParameter } from '../errors.js';
+import type { ExpansionRatios } from '../engine/geometry.js';
+
+export const RATIO_FIELDS = {
+  up: 'up_expansion_ratio',
+  down: 'down_expansion_ratio',
+  left: 'left_expansion_ratio',
+  right: 'right_expansion_ratio',
+} as const;
+
+export const LIMITS = {
+  maxRatio: 2,
+  maxArea: 3,
+  minSide: 300,
+  /** Aspect ratio (width / height) between 1:2.5 and 2.5:1. */
+  minAspect: 1 / 2.5,
+  maxAspect: 2.5,
+  maxImageBytes: 10 * 1024 * 1024,
+  maxPromptChars: 2500,
+  maxN: 9,
+} as const;
+
+/** Accepts a missing ratio as 0; everything else must be a finite number in [0, 2]. */
+export function checkRatios(input: Partial<Record<keyof ExpansionRatios, unknown>>): ExpansionRatios {
+  const out = { up: 0, down: 0, left: 0, right: 0 };
+  for (const side of ['up', 'down', 'left', 'right'] as const) {
+    const v = input[side];
+    const field = RATIO_FIELDS[side];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidParameter(field, 'must be a number');
+    if (v < 0 || v > LIMITS.maxRatio) throw invalidParameter(field, `${v} is outside [0, ${LIMITS.maxRatio}]`);
+    out[side] = v;
+  }
+  const area = (1 + out.left + out.right) * (1 + out.up + out.down);
+  // A hair of tolerance so that ratios like 0.5/1.0 that multiply to exactly 3 in decimal pass in binary.
+  if (area > LIMITS.maxArea + 1e-9) {
+    throw invalidParameter(
+      'expansion ratios',
+      `(1 + left + right) × (1 + up + down) = ${round3(area)} exceeds the maximum of ${LIMITS.maxArea}`,
+    );
+  }
+  if (out.up === 0 && out.down === 0 && out.left === 0 && out.right === 0) {
+    throw invalidParameter('expansion ratios', 'at least one of up, down, left and right must be above 0');
+  }
+  return out;
+}
+
+export function checkN(v: unknown): number {
+  if (v === undefined || v === null) return 1;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidParameter('n', 'must be an integer');
+  if (v < 1 || v > LIMITS.maxN) throw invalidParameter('n', `${v} is outside [1, ${LIMITS.maxN}]`);
+  return v;
+}
+
+export function checkPrompt(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') throw invalidParameter('prompt', 'must be a string');
+  const chars = [...v].length;
+  if (chars > LIMITS.maxPromptChars) {
+    throw invalidParameter('prompt', `${chars} characters exceed the maximum of ${LIMITS.maxPromptChars}`);
+  }
+  return v;
+}
+
+/** Size rules on a decoded image (after EXIF orientation). */
+export function checkImageSize(width: number, height: number): void {
+  if (width < LIMITS.minSide) {
+    throw invalidParameter('image', `width ${width} px is below the minimum of ${LIMITS.minSide} px`);
+  }
+  if (height < LIMITS.minSide) {
+    throw invalidParameter('image', `height ${height} px is below the minimum of ${LIMITS.minSide} px`);
+  }
+  const aspect = width / height;
+  if (aspect < LIMITS.minAspect - 1e-9 || aspect > LIMITS.maxAspect + 1e-9) {
+    throw invalidParameter(
+      'image',
+      `aspect ratio ${width}:${height} (${round3(aspect)}) is outside 1:2.5 to 2.5:1`,
+    );
+  }
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}

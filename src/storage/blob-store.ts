@@ -1,0 +1,23 @@
+export interface BlobMeta {
+  contentType: string;
+  /** Unix ms after which the blob is gone for readers and the sweep deletes it; null keeps it. */
+  expiresAt: number | null;
+}
+
+export interface Blob extends BlobMeta {
+  data: Buffer;
+}
+
+/**
+ * Input images and results. Keys are relative paths of [A-Za-z0-9._-] segments joined by "/".
+ * A `put` is atomic: readers see the whole blob or none.
+ */
+export interface BlobStore {
+  put(key: string, data: Uint8Array, meta: BlobMeta): Promise<void>;
+  /** Null when missing or expired. */
+  get(key: string): Promise<Blob | null>;
+  delete(key: string): Promise<void>;
+  /** Deletes every blob expired at `now`; returns how many. */
+  sweepExpired(now: number): Promise<number>;
+  close(): Promise<void>;
+}
