@@ -1,0 +1,96 @@
+/**
+ * Judging an input image by its content, not its name: the format from magic bytes, the size from sharp's
+ * header read, and a full decode to catch corrupt or truncated files before a task is accepted.
+ * Shared by the HTTP API and the CLI, so both refuse the same files with the same messages.
+ */
+import sharp from 'sharp';
+import { invalidParameter } from '../errors.js';
+import type { RasterImage } from '../engine/types.js';
+import { checkImageSize, LIMITS } from './rules.js';
+
+export type ImageFormat = 'jpeg' | 'png';
+
+export interface DecodedImage {
+  format: ImageFormat;
+  /** Upright size (after EXIF orientation), the one the geometry rule applies to. */
+  width: number;
+  height: number;
+  bytes: Buffer;
+}
+
+export interface DecodeOptions {
+  /** Pixel limit: anything declaring more is refused before it is decoded. */
+  maxPixels: number;
+}
+
+// Formats users send by mistake, named so that the message says what was received.
+const SIGNATURES: { name: string; test: (b: Buffer) => boolean }[] = [
+  { name: 'GIF', test: (b) => b.subarray(0, 4).toString('latin1') === 'GIF8' },
+  { name: 'WebP', test: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
+  { name: 'BMP', test: (b) => b.subarray(0, 2).toString('latin1') === 'BM' },
+  { name: 'TIFF', test: (b) => ['II*\0', 'MM\0*'].includes(b.subarray(0, 4).toString('latin1')) },
+  { name: 'HEIF/AVIF', test: (b) => b.subarray(4, 8).toString('latin1') === 'ftyp' },
+  { name: 'SVG', test: (b) => /^\s*(<\?xml|<svg|<!DOCTYPE svg)/i.test(b.subarray(0, 256).toString('utf8')) },
+  { name: 'PDF', test: (b) => b.subarray(0, 4).toString('latin1') === '%PDF' },
+];
+
+export function sniffFormat(bytes: Buffer): ImageFormat | null {
+  if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47 && bytes.readUInt32BE(4) === 0x0d0a1a0a) return 'png';
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  return null;
+}
+
+/** Validates an input image; throws a 1201 naming `image` and the rule it breaks. */
+export async function decodeImage(bytes: Buffer, opts: DecodeOptions): Promise<DecodedImage> {
+  if (bytes.length === 0) throw invalidParameter('image', 'is empty');
+  if (bytes.length > LIMITS.maxImageBytes) {
+    throw invalidParameter('image', `${formatMB(bytes.length)} exceeds the maximum of 10 MB`);
+  }
+  const format = sniffFormat(bytes);
+  if (!format) {
+    const known = SIGNATURES.find((s) => s.test(bytes));
+    throw invalidParameter(
+      'image',
+      known ? `${known.name} is not supported; send JPEG or PNG` : 'is not a JPEG or PNG image',
+    );
+  }
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch {
+    throw invalidParameter('image', `is not a readable ${format.toUpperCase()} file (corrupt header)`);
+  }
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.autoOrient?.height ?? meta.height;
+  if (!width || !height) throw invalidParameter('image', 'has no readable size');
+  if (width * height > opts.maxPixels) {
+    throw invalidParameter(
+      'image',
+      `${width}×${height} px exceeds the limit of ${opts.maxPixels.toLocaleString('en-US')} pixels`,
+    );
+  }
+  checkImageSize(width, height);
+  try {
+    // A full decode: headers can be intact while the data is truncated or corrupt.
+    await sharp(bytes, { failOn: 'truncated', limitInputPixels: opts.maxPixels }).raw().toBuffer();
+  } catch {
+    throw invalidParameter('image', `is a corrupt or truncated ${format.toUpperCase()} file`);
+  }
+  return { format, width, height, bytes };
+}
+
+/** Decodes to upright 8-bit RGB for the engine (alpha dropped, any colour space to sRGB). */
+export async function toRaster(bytes: Buffer, maxPixels = Number.MAX_SAFE_INTEGER): Promise<RasterImage> {
+  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels })
+    .autoOrient()
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoder returned ${info.channels} channels, expected 3`);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: 3 };
+}
+
+function formatMB(n: number): string {
+  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
+}
