@@ -1,0 +1,228 @@
+/**
+ * The job runner: claims jobs from the queue, runs the engine, stores the results and moves the task
+ * through processing → succeed | failed. Every step is safe to repeat, so a job re-claimed after a crash
+ * (its lease ran out) finishes the task without a second callback for a change already recorded.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ExpandedImage, ExpansionRatios, QualityPreset, RasterImage } from '../engine/types.js';
+import { EngineCancelledError } from '../engine/types.js';
+import { toRaster } from '../input/image.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { ClaimedJob, JobQueue } from '../storage/job-queue.js';
+import type { ResultImage, StatusChange, TaskRecord, TaskStore } from '../storage/task-store.js';
+import { encodeResult, encodeWatermarked } from './result-image.js';
+
+/** What the runner needs of the engine pool. */
+export interface ExpansionEngine {
+  expand(
+    image: RasterImage,
+    ratios: ExpansionRatios,
+    options: { n: number; seed: number; quality: QualityPreset; signal?: AbortSignal },
+  ): Promise<ExpandedImage[]>;
+}
+
+export interface RunnerOptions {
+  tasks: TaskStore;
+  queue: JobQueue;
+  blobs: BlobStore;
+  engine: ExpansionEngine;
+  /** The callback body for a task as it now stands (the contract's task object as JSON). */
+  renderCallback: (task: TaskRecord) => string;
+  /** Called after every recorded status change, e.g. to wake the callback dispatcher. */
+  onStatusChange?: () => void;
+  logger: Logger;
+  /** Jobs run at once; each spreads its n images over the engine's threads. */
+  concurrency: number;
+  leaseMs: number;
+  maxAttempts: number;
+  resultTtlMs: number;
+  quality: QualityPreset;
+  maxPixels: number;
+  /** How often to look for work when nothing woke the runner. */
+  pollMs?: number;
+}
+
+export class JobRunner {
+  private readonly workerId = `runner-${randomUUID()}`;
+  private readonly active = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  private running = false;
+  private claiming = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: RunnerOptions) {}
+
+  start(): void {
+    this.running = true;
+    this.wake();
+  }
+
+  /** Look for work now (after a task was created, or a job finished). */
+  wake(): void {
+    if (!this.running || this.claiming) return;
+    this.claiming = true;
+    void this.fill()
+      .catch((err) => this.opts.logger.error({ err }, 'claiming jobs failed'))
+      .finally(() => {
+        this.claiming = false;
+        this.schedulePoll();
+      });
+  }
+
+  /** Stops claiming, lets running jobs finish for up to `graceMs`, then hands the rest back to the queue. */
+  async stop(graceMs: number): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    const all = Promise.allSettled([...this.active.values()].map((a) => a.done));
+    const timedOut = await Promise.race([all.then(() => false), delay(graceMs).then(() => true)]);
+    if (timedOut) {
+      for (const a of this.active.values()) a.abort.abort();
+      await all;
+    }
+  }
+
+  get activeJobs(): number {
+    return this.active.size;
+  }
+
+  private schedulePoll(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.wake(), this.opts.pollMs ?? 1000);
+    this.timer.unref();
+  }
+
+  private async fill(): Promise<void> {
+    while (this.running && this.active.size < this.opts.concurrency) {
+      const job = await this.opts.queue.claim(this.workerId, this.opts.leaseMs);
+      if (!job) return;
+      const abort = new AbortController();
+      const done = this.run(job, abort).finally(() => {
+        this.active.delete(job.id);
+        this.wake();
+      });
+      this.active.set(job.id, { done, abort });
+    }
+  }
+
+  private async run(job: ClaimedJob, abort: AbortController): Promise<void> {
+    const { queue, logger } = this.opts;
+    const log = logger.child({ jobId: job.id, taskId: job.taskId, attempt: job.attempt });
+    const heartbeat = setInterval(() => {
+      queue
+        .heartbeat(job.id, this.workerId, this.opts.leaseMs)
+        .then((mine) => {
+          if (!mine) {
+            log.warn('lease lost; abandoning the job');
+            abort.abort();
+          }
+        })
+        .catch((err) => log.error({ err }, 'heartbeat failed'));
+    }, Math.max(250, Math.floor(this.opts.leaseMs / 3)));
+    try {
+      const outcome = await this.process(job, abort.signal, log);
+      if (outcome === 'released') await queue.release(job.id, this.workerId);
+      else await queue.complete(job.id, this.workerId);
+    } catch (err) {
+      // The job stays leased; its lease runs out and it is claimed again.
+      log.error({ err }, 'job failed unexpectedly; it will be retried after its lease');
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async process(job: ClaimedJob, signal: AbortSignal, log: Logger): Promise<'done' | 'released'> {
+    const { tasks, blobs } = this.opts;
+    let task = await tasks.getById(job.taskId);
+    if (!task || task.status === 'succeed' || task.status === 'failed') return 'done';
+
+    if (job.attempt > this.opts.maxAttempts) {
+      await this.change(task, {
+        from: ['submitted', 'processing'],
+        status: 'failed',
+        statusMsg: `processing was interrupted ${job.attempt - 1} times; giving up`,
+      });
+      return 'done';
+    }
+    if (task.status === 'submitted') {
+      task = (await this.change(task, { from: ['submitted'], status: 'processing' })) ?? task;
+    }
+
+    const started = Date.now();
+    let images: ExpandedImage[];
+    try {
+      const input = await blobs.get(task.inputKey);
+      if (!input) {
+        await this.change(task, { from: ['processing'], status: 'failed', statusMsg: 'the input image is no longer stored' });
+        return 'done';
+      }
+      const raster = await toRaster(input.data, this.opts.maxPixels);
+      const { up, down, left, right } = task.params;
+      images = await this.opts.engine.expand(
+        raster,
+        { up, down, left, right },
+        { n: task.params.n, seed: seedFor(task.id), quality: this.opts.quality, signal },
+      );
+    } catch (err) {
+      if (signal.aborted || err instanceof EngineCancelledError) return 'released';
+      log.error({ err }, 'expansion failed');
+      await this.change(task, {
+        from: ['processing'],
+        status: 'failed',
+        statusMsg: `expansion failed: ${err instanceof Error ? err.message : String(err)}`,
+      });
+      return 'done';
+    }
+    const engineMs = Date.now() - started;
+
+    const expiresAt = this.opts.resultTtlMs > 0 ? Date.now() + this.opts.resultTtlMs : null;
+    const results: ResultImage[] = await Promise.all(
+      images.map(async (img, index) => {
+        const key = `results/${task!.id}/${index}.png`;
+        await blobs.put(key, await encodeResult(img), { contentType: 'image/png', expiresAt });
+        let watermarkKey: string | null = null;
+        if (task!.params.watermark) {
+          watermarkKey = `results/${task!.id}/${index}-watermarked.png`;
+          await blobs.put(watermarkKey, await encodeWatermarked(img), { contentType: 'image/png', expiresAt });
+        }
+        return { index, key, watermarkKey };
+      }),
+    );
+    await this.change(task, { from: ['processing'], status: 'succeed', images: results });
+    log.info({ engineMs, totalMs: Date.now() - started, n: images.length }, 'task succeeded');
+    return 'done';
+  }
+
+  /** Records a status change with its callback (when the task has a callback_url) in one step. */
+  private async change(
+    task: TaskRecord,
+    change: Omit<StatusChange, 'at' | 'callbackBody'>,
+  ): Promise<TaskRecord | null> {
+    const at = Math.max(Date.now(), task.updatedAt);
+    const next: TaskRecord = {
+      ...task,
+      status: change.status,
+      statusMsg: change.statusMsg ?? '',
+      images: change.images ?? task.images,
+      updatedAt: at,
+    };
+    const callbackBody = task.params.callbackUrl ? this.opts.renderCallback(next) : null;
+    const updated = await this.opts.tasks.updateStatus(task.id, { ...change, at, callbackBody });
+    if (updated) this.opts.onStatusChange?.();
+    return updated;
+  }
+}
+
+/** The same task always gets the same seed, so a retried job makes the same pictures. */
+export function seedFor(taskId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < taskId.length; i++) {
+    h ^= taskId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
