@@ -11,15 +11,27 @@ export interface ClaimedJob {
  * claimed again by the next `claim`. Jobs are enqueued by TaskStore.create in the task's transaction.
  */
 export interface JobQueue {
-  /** Enqueues a job for a task unless one is already pending or running for it (recovery path). */
+  /** Enqueues a job for a task unless one is already queued or running for it (recovery path). */
   enqueue(taskId: string): Promise<void>;
+  /**
+   * Atomically takes the oldest claimable job (queued, or running with an expired lease), leases it to
+   * `workerId` for `leaseMs` and counts the claim in `attempt`. Null when there is none. Concurrent
+   * claims, from any number of processes, never hand one job to two workers.
+   */
   claim(workerId: string, leaseMs: number): Promise<ClaimedJob | null>;
-  /** Extends the lease; false when the job is no longer this worker's. */
+  /**
+   * Extends the lease to now + leaseMs; false when the job is no longer this worker's (completed,
+   * released, or re-claimed by another worker after the lease ran out).
+   */
   heartbeat(jobId: string, workerId: string, leaseMs: number): Promise<boolean>;
+  /** Finishes the job for good; does nothing when the job is no longer this worker's. */
   complete(jobId: string, workerId: string): Promise<void>;
-  /** Hands the job back at once (graceful shutdown) without counting a failed attempt. */
+  /**
+   * Hands the job back at once (graceful shutdown) without counting a failed attempt: the next claim
+   * sees the same `attempt` as this one did. Does nothing when the job is no longer this worker's.
+   */
   release(jobId: string, workerId: string): Promise<void>;
-  /** Jobs waiting to be claimed. */
+  /** Jobs that a claim would take now: queued ones and running ones whose lease ran out. */
   queued(): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,0 +1,1 @@
+export { checkBlobKey, DiskBlobStore, InvalidBlobKeyError } from './disk-blob-store.js';

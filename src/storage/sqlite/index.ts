@@ -1,0 +1,8 @@
+export {
+  DATABASE_FILE,
+  MIGRATIONS,
+  openSqliteBackend,
+  SqliteJobQueue,
+  SqliteTaskStore,
+  type SqliteBackend,
+} from './sqlite-backend.js';
