@@ -1,0 +1,9 @@
+export { createHttpDeliver, type DeliverFn, type HttpDeliver, type HttpDeliverOptions } from './deliver.js';
+export {
+  CallbackDispatcher,
+  retryDelayMs,
+  type CallbackDispatcherOptions,
+  type CallbackOutbox,
+  type DispatcherLogger,
+} from './dispatcher.js';
+export { signWebhook, webhookKey, webhookSignature, type WebhookHeaders } from './signing.js';
