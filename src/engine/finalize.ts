@@ -1,0 +1,187 @@
+/**
+ * The full-resolution pass: every new pixel is voted from full-resolution source pixels through the
+ * working level's correspondence field scaled up (never an upscaled small image), then a seam correction
+ * blends the colour difference found along the original's border into the new region only.
+ */
+import type { LevelSolver } from './solver.js';
+import type { Rect } from './pyramid.js';
+import type { RasterImage } from './types.js';
+
+export interface FinalizeInput {
+  solver: LevelSolver;
+  /** Working level = full resolution / scale (a power of two). */
+  scale: number;
+  raster: RasterImage;
+  width: number;
+  height: number;
+  /** The original's rectangle in the output. */
+  rect: Rect;
+  /** Voting patch radius at full resolution. */
+  radius: number;
+  /** Width of the seam-correction band in full-resolution pixels. */
+  seamBand: number;
+  checkCancelled: () => void;
+}
+
+/** Streams the output row by row: no full-resolution float buffers, so memory stays near the output's size. */
+export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
+  const { solver, scale, raster, width, height, rect, radius, checkCancelled } = p;
+  const out = new Uint8Array(width * height * 3);
+  const rw = rect.x1 - rect.x0;
+  const stride = raster.channels;
+  const src = raster.data;
+  const ww = solver.width;
+  const wh = solver.height;
+  const nnf = solver.nnf;
+  const weight = solver.voteWeight;
+  const wrgb = solver.rgb;
+  const acc = new Float64Array(4);
+
+  // Weighted vote for one full-resolution pixel: each working cell within `radius` proposes the pixel at
+  // (x, y) shifted by its own (scaled) offset, weighted by how many of the patch's pixels it covers.
+  const gather = (x: number, y: number): void => {
+    acc[0] = acc[1] = acc[2] = acc[3] = 0;
+    const ylo = Math.max(0, y - radius);
+    const yhi = Math.min(height - 1, y + radius);
+    const xlo = Math.max(0, x - radius);
+    const xhi = Math.min(width - 1, x + radius);
+    const cy0 = Math.floor(ylo / scale);
+    const cy1 = Math.min(wh - 1, Math.floor(yhi / scale));
+    const cx0 = Math.floor(xlo / scale);
+    const cx1 = Math.min(ww - 1, Math.floor(xhi / scale));
+    for (let cy = cy0; cy <= cy1; cy++) {
+      const oy = Math.min(yhi, cy * scale + scale - 1) - Math.max(ylo, cy * scale) + 1;
+      if (oy <= 0) continue;
+      for (let cx = cx0; cx <= cx1; cx++) {
+        const c = cy * ww + cx;
+        const s = nnf[c];
+        if (s < 0) continue;
+        const ox = Math.min(xhi, cx * scale + scale - 1) - Math.max(xlo, cx * scale) + 1;
+        if (ox <= 0) continue;
+        const scx = s % ww;
+        const sx = x + (scx - cx) * scale;
+        const sy = y + ((s - scx) / ww - cy) * scale;
+        if (sx < rect.x0 || sx >= rect.x1 || sy < rect.y0 || sy >= rect.y1) continue;
+        const wgt = ox * oy * weight[c];
+        const i = ((sy - rect.y0) * rw + (sx - rect.x0)) * stride;
+        acc[0] += src[i] * wgt;
+        acc[1] += src[i + 1] * wgt;
+        acc[2] += src[i + 2] * wgt;
+        acc[3] += wgt;
+      }
+    }
+  };
+
+  // Seam correction: the difference between the original and what the synthesis predicts on the original's
+  // border pixels, smoothed along each side.
+  const band = p.seamBand;
+  const sides = {
+    top: rect.y0 > 0 ? borderDifference(rw, (i) => [rect.x0 + i, rect.y0]) : null,
+    bottom: rect.y1 < height ? borderDifference(rw, (i) => [rect.x0 + i, rect.y1 - 1]) : null,
+    left: rect.x0 > 0 ? borderDifference(rect.y1 - rect.y0, (i) => [rect.x0, rect.y0 + i]) : null,
+    right: rect.x1 < width ? borderDifference(rect.y1 - rect.y0, (i) => [rect.x1 - 1, rect.y0 + i]) : null,
+  };
+  function borderDifference(n: number, at: (i: number) => [number, number]): Float32Array {
+    const diff = new Float32Array(n * 3);
+    const has = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const [x, y] = at(i);
+      gather(x, y);
+      if (acc[3] <= 0) continue;
+      const o = ((y - rect.y0) * rw + (x - rect.x0)) * stride;
+      diff[i * 3] = src[o] - acc[0] / acc[3];
+      diff[i * 3 + 1] = src[o + 1] - acc[1] / acc[3];
+      diff[i * 3 + 2] = src[o + 2] - acc[2] / acc[3];
+      has[i] = 1;
+    }
+    return smoothAlong(diff, has, n, Math.max(2, Math.round(band / 2)));
+  }
+
+  const corr = new Float64Array(3);
+  const correction = (x: number, y: number): number => {
+    // Nearest point of the original and its side(s); the falloff reaches 0 at `band` pixels.
+    const dx = x < rect.x0 ? rect.x0 - x : x >= rect.x1 ? x - rect.x1 + 1 : 0;
+    const dy = y < rect.y0 ? rect.y0 - y : y >= rect.y1 ? y - rect.y1 + 1 : 0;
+    const d = Math.sqrt(dx * dx + dy * dy);
+    if (d >= band) return 0;
+    const f = (1 - d / band) * (1 - d / band);
+    corr[0] = corr[1] = corr[2] = 0;
+    let n = 0;
+    const ix = Math.min(Math.max(x, rect.x0), rect.x1 - 1) - rect.x0;
+    const iy = Math.min(Math.max(y, rect.y0), rect.y1 - 1) - rect.y0;
+    const add = (arr: Float32Array | null, i: number): void => {
+      if (!arr) return;
+      corr[0] += arr[i * 3];
+      corr[1] += arr[i * 3 + 1];
+      corr[2] += arr[i * 3 + 2];
+      n++;
+    };
+    if (dy > 0) add(y < rect.y0 ? sides.top : sides.bottom, ix);
+    if (dx > 0) add(x < rect.x0 ? sides.left : sides.right, iy);
+    if (n === 0) return 0;
+    const k = f / n;
+    corr[0] *= k;
+    corr[1] *= k;
+    corr[2] *= k;
+    return 1;
+  };
+
+  for (let y = 0; y < height; y++) {
+    if ((y & 31) === 0) checkCancelled();
+    const inRows = y >= rect.y0 && y < rect.y1;
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 3;
+      if (inRows && x >= rect.x0 && x < rect.x1) {
+        const i = ((y - rect.y0) * rw + (x - rect.x0)) * stride;
+        out[o] = src[i];
+        out[o + 1] = src[i + 1];
+        out[o + 2] = src[i + 2];
+        continue;
+      }
+      gather(x, y);
+      let r: number, g: number, b: number;
+      if (acc[3] > 0) {
+        r = acc[0] / acc[3];
+        g = acc[1] / acc[3];
+        b = acc[2] / acc[3];
+      } else {
+        // No cell could vote (only at odd corners): the working level's estimate.
+        const c = (Math.min(wh - 1, Math.floor(y / scale)) * ww + Math.min(ww - 1, Math.floor(x / scale))) * 3;
+        r = wrgb[c];
+        g = wrgb[c + 1];
+        b = wrgb[c + 2];
+      }
+      if (correction(x, y)) {
+        r += corr[0];
+        g += corr[1];
+        b += corr[2];
+      }
+      out[o] = r < 0 ? 0 : r > 255 ? 255 : Math.round(r);
+      out[o + 1] = g < 0 ? 0 : g > 255 ? 255 : Math.round(g);
+      out[o + 2] = b < 0 ? 0 : b > 255 ? 255 : Math.round(b);
+    }
+  }
+  return out;
+}
+
+/** Box blur of a per-pixel RGB difference along a side, ignoring pixels without a value. */
+function smoothAlong(diff: Float32Array, has: Float32Array, n: number, radius: number): Float32Array {
+  const out = new Float32Array(n * 3);
+  const pre = new Float64Array((n + 1) * 4);
+  for (let i = 0; i < n; i++) {
+    pre[(i + 1) * 4] = pre[i * 4] + diff[i * 3];
+    pre[(i + 1) * 4 + 1] = pre[i * 4 + 1] + diff[i * 3 + 1];
+    pre[(i + 1) * 4 + 2] = pre[i * 4 + 2] + diff[i * 3 + 2];
+    pre[(i + 1) * 4 + 3] = pre[i * 4 + 3] + has[i];
+  }
+  for (let i = 0; i < n; i++) {
+    const a = Math.max(0, i - radius);
+    const b = Math.min(n, i + radius + 1);
+    const cnt = pre[b * 4 + 3] - pre[a * 4 + 3];
+    if (cnt <= 0) continue;
+    out[i * 3] = (pre[b * 4] - pre[a * 4]) / cnt;
+    out[i * 3 + 1] = (pre[b * 4 + 1] - pre[a * 4 + 1]) / cnt;
+    out[i * 3 + 2] = (pre[b * 4 + 2] - pre[a * 4 + 2]) / cnt;
+  }
+  return out;
+}

@@ -1,0 +1,198 @@
+/**
+ * The expansion engine: grows an image outward with new content synthesised from the image itself.
+ * Multi-scale patch optimisation (Wexler–Shechtman–Irani completion with PatchMatch search), seeded at the
+ * coarsest level by a smooth pull-push fill, optimised at a capped working resolution, then voted at full
+ * resolution through the scaled-up correspondence field, with a seam correction that leaves the original
+ * exact. Pure and synchronous: typed arrays in, typed arrays out; the same seed gives the same bytes.
+ * See docs/engine.md.
+ */
+import { expansionGeometry, type ExpansionRatios } from './geometry.js';
+import { downsampleKnown, halveLevel, pullPushFill, type PyramidLevel, type Rect } from './pyramid.js';
+import { Rng } from './rng.js';
+import { LevelSolver, type SolverTuning } from './solver.js';
+import { finalizeFullResolution } from './finalize.js';
+import {
+  EngineCancelledError,
+  type ExpandedImage,
+  type ExpandOptions,
+  type QualityPreset,
+  type RasterImage,
+} from './types.js';
+
+export { expansionGeometry, EngineCancelledError };
+export type { ExpansionRatios, ExpandedImage, ExpandOptions, RasterImage, QualityPreset };
+
+interface Preset {
+  /** Largest canvas (pixels) the patch optimisation runs at; beyond it only the final vote is full size. */
+  workingPixels: number;
+  /** The coarsest level's long side is brought down to about this. */
+  coarsestSide: number;
+  /** EM iterations at the coarsest level, the factor per finer level, and the floor. */
+  coarseIterations: number;
+  iterationDecay: number;
+  minIterations: number;
+}
+
+const PRESETS: Record<QualityPreset, Preset> = {
+  fast: { workingPixels: 90_000, coarsestSide: 64, coarseIterations: 8, iterationDecay: 0.5, minIterations: 2 },
+  balanced: { workingPixels: 200_000, coarsestSide: 72, coarseIterations: 12, iterationDecay: 0.6, minIterations: 3 },
+  best: { workingPixels: 420_000, coarsestSide: 80, coarseIterations: 18, iterationDecay: 0.7, minIterations: 4 },
+};
+
+const TUNING: SolverTuning = {
+  radius: 3,
+  gradientWeight: 1.5,
+  confidenceBase: 1.3,
+  confidenceClampPatches: 2,
+  reusePenalty: 0.25,
+};
+
+/** Everything about a job that does not depend on the seed: computed once, shared by its n results. */
+export interface PreparedExpansion {
+  raster: RasterImage;
+  width: number;
+  height: number;
+  /** The original's rectangle in the output. */
+  rect: Rect;
+  /** levels[0] is full resolution; levels[working..coarsest] are optimised. */
+  levels: PyramidLevel[];
+  working: number;
+  /** Smooth fill of the coarsest canvas (seed-independent starting point). */
+  coarseFill: Float32Array;
+  iterations: number[];
+  preset: Preset;
+}
+
+export function prepare(image: RasterImage, ratios: ExpansionRatios, options: Pick<ExpandOptions, 'quality'> = {}): PreparedExpansion {
+  const { width: iw, height: ih, channels, data } = image;
+  if (!(iw > 0 && ih > 0) || (channels !== 3 && channels !== 4) || data.length < iw * ih * channels) {
+    throw new RangeError(`bad raster: ${iw}×${ih}×${channels} with ${data.length} bytes`);
+  }
+  if (Math.min(iw, ih) < 2 * TUNING.radius + 1) {
+    throw new RangeError(`image ${iw}×${ih} is too small: each side needs at least ${2 * TUNING.radius + 1} px`);
+  }
+  const preset = PRESETS[options.quality ?? 'balanced'];
+  const g = expansionGeometry(iw, ih, ratios);
+  const rect: Rect = { x0: g.x, y0: g.y, x1: g.x + iw, y1: g.y + ih };
+  const r = TUNING.radius;
+  const levels: PyramidLevel[] = [{ width: g.width, height: g.height, known: rect, knownRgb: new Float32Array(0) }];
+  // Halve until the canvas is small, while the original stays big enough to hold a few source patches.
+  for (;;) {
+    const last = levels[levels.length - 1];
+    if (Math.max(last.width, last.height) <= preset.coarsestSide) break;
+    const next = halveLevel(last);
+    const k = next.known;
+    if (Math.min(k.x1 - k.x0, k.y1 - k.y0) < 4 * r + 3 || Math.min(next.width, next.height) < 2 * r + 3) break;
+    levels.push(next);
+  }
+  let working = 0;
+  while (working < levels.length - 1 && levels[working].width * levels[working].height > preset.workingPixels) working++;
+  for (let l = 1; l < levels.length; l++) downsampleKnown(levels[l], levels[l - 1], l === 1 ? image : null);
+  if (working === 0) {
+    // A small canvas: the optimisation runs at full resolution on float copies of the original.
+    const lv = levels[0];
+    const kw = rect.x1 - rect.x0;
+    lv.knownRgb = new Float32Array(kw * (rect.y1 - rect.y0) * 3);
+    for (let i = 0; i < lv.knownRgb.length / 3; i++) {
+      lv.knownRgb[i * 3] = data[i * channels];
+      lv.knownRgb[i * 3 + 1] = data[i * channels + 1];
+      lv.knownRgb[i * 3 + 2] = data[i * channels + 2];
+    }
+  }
+  // Levels finer than the working one only need their known pixels for nothing: drop them early.
+  for (let l = 1; l < working; l++) levels[l].knownRgb = new Float32Array(0);
+
+  const coarsest = levels[levels.length - 1];
+  const coarseFill = new Float32Array(coarsest.width * coarsest.height * 3);
+  placeKnown(coarseFill, coarsest);
+  pullPushFill(coarseFill, coarsest.width, coarsest.height, coarsest.known);
+
+  const iterations: number[] = [];
+  for (let l = levels.length - 1, i = 0; l >= working; l--, i++) {
+    iterations.push(Math.max(preset.minIterations, Math.round(preset.coarseIterations * Math.pow(preset.iterationDecay, i))));
+  }
+  return { raster: image, width: g.width, height: g.height, rect, levels, working, coarseFill, iterations, preset };
+}
+
+/** One result of a prepared job. Deterministic in `seed`. */
+export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<ExpandOptions, 'seed' | 'quality'> = {}): ExpandedImage {
+  const { levels, working, iterations } = prep;
+  const signal = options.signal;
+  const checkCancelled = (): void => {
+    if (signal?.aborted) throw new EngineCancelledError();
+  };
+  const total = iterations.reduce((a, b) => a + b, 0) + 1;
+  let done = 0;
+  const report = (stage: string): void => {
+    options.onProgress?.({ done, total, stage });
+  };
+  checkCancelled();
+  let solver: LevelSolver | null = null;
+  const levelCount = levels.length - working;
+  for (let l = levels.length - 1, i = 0; l >= working; l--, i++) {
+    const level = levels[l];
+    const stage = `level ${i + 1}/${levelCount}`;
+    const rng = new Rng(seed, l);
+    const next = new LevelSolver(level.width, level.height, level.known, level.knownRgb, TUNING);
+    if (!solver) {
+      next.setUnknown(prep.coarseFill);
+      next.randomField(rng);
+    } else {
+      next.upsampleField(solver);
+      next.computeVoteWeights(false);
+      next.vote();
+    }
+    solver = next;
+    for (let it = 0; it < iterations[i]; it++) {
+      checkCancelled();
+      solver.computeFeatures();
+      solver.refreshDistances();
+      solver.search((it & 1) === 1, rng);
+      // The search changed the field: distances are current for the vote weights.
+      solver.computeVoteWeights(true);
+      solver.vote();
+      done++;
+      report(stage);
+    }
+  }
+  checkCancelled();
+  const scale = 1 << working;
+  const r = TUNING.radius;
+  const data = finalizeFullResolution({
+    solver: solver!,
+    scale,
+    raster: prep.raster,
+    width: prep.width,
+    height: prep.height,
+    rect: prep.rect,
+    radius: Math.max(r, scale >> 1),
+    seamBand: Math.max(8, (2 * r + 1) * scale),
+    checkCancelled,
+  });
+  done++;
+  report('full resolution');
+  return { data, width: prep.width, height: prep.height, channels: 3, x: prep.rect.x0, y: prep.rect.y0 };
+}
+
+/**
+ * Expands `image` by `ratios` (see expansionGeometry): the original's pixels appear unchanged at (x, y) of the
+ * result and everything around them is synthesised. Same seed → byte-identical output.
+ */
+export function expand(image: RasterImage, ratios: ExpansionRatios, options: ExpandOptions = {}): ExpandedImage {
+  if (options.signal?.aborted) throw new EngineCancelledError();
+  const prep = prepare(image, ratios, options);
+  return synthesize(prep, options.seed ?? 0, options);
+}
+
+function placeKnown(rgb: Float32Array, level: PyramidLevel): void {
+  const k = level.known;
+  const kw = k.x1 - k.x0;
+  for (let y = k.y0; y < k.y1; y++) {
+    const from = (y - k.y0) * kw * 3;
+    rgb.set(level.knownRgb.subarray(from, from + kw * 3), (y * level.width + k.x0) * 3);
+  }
+}
+
+function minSide(r: Rect): number {
+  return Math.min(r.x1 - r.x0, r.y1 - r.y0);
+}

@@ -1,0 +1,305 @@
+/**
+ * One pyramid level of Wexler–Shechtman–Irani completion: PatchMatch search (Barnes et al. 2009) of a
+ * source patch for every target patch, then weighted voting. All state lives in flat typed arrays that are
+ * allocated once per level; the hot loops allocate nothing.
+ */
+import { distanceToRect, type Rect } from './pyramid.js';
+import type { Rng } from './rng.js';
+
+/** Channels of the patch descriptor: R, G, B and the luminance gradient (x, y). */
+export const FEATURES = 5;
+
+export interface SolverTuning {
+  /** Patch radius: patches are (2r+1)². */
+  radius: number;
+  /** Weight of the gradient channels relative to colour. */
+  gradientWeight: number;
+  /** Voting confidence falls as base^-distance from the known region... */
+  confidenceBase: number;
+  /** ...up to this distance in patch widths, then stays flat (distances reach hundreds of pixels). */
+  confidenceClampPatches: number;
+  /** Penalty for reusing a source patch, as a fraction of the mean patch distance per extra use. */
+  reusePenalty: number;
+}
+
+export class LevelSolver {
+  readonly width: number;
+  readonly height: number;
+  readonly known: Rect;
+  /** Centres whose whole patch is known: where source patches may come from. */
+  readonly sources: Rect;
+  readonly radius: number;
+  /** Current estimate, RGB floats; the known rectangle always holds the original. */
+  readonly rgb: Float32Array;
+  readonly features: Float32Array;
+  /** Source pixel index per target centre; -1 for pixels that are not target centres. */
+  readonly nnf: Int32Array;
+  readonly nnd: Float32Array;
+  /** How many targets use each source centre. */
+  readonly usage: Int32Array;
+  /** Distance-to-known confidence per target centre. */
+  readonly confidence: Float32Array;
+  /** Voting weight per target centre (confidence × similarity). */
+  readonly voteWeight: Float32Array;
+  /** Target centres in scan order. */
+  readonly targets: Int32Array;
+  private readonly tuning: SolverTuning;
+  meanDistance = 1;
+
+  constructor(width: number, height: number, known: Rect, knownRgb: Float32Array, tuning: SolverTuning) {
+    this.width = width;
+    this.height = height;
+    this.known = known;
+    this.tuning = tuning;
+    const r = (this.radius = tuning.radius);
+    this.sources = { x0: known.x0 + r, y0: known.y0 + r, x1: known.x1 - r, y1: known.y1 - r };
+    const n = width * height;
+    this.rgb = new Float32Array(n * 3);
+    this.features = new Float32Array(n * FEATURES);
+    this.nnf = new Int32Array(n).fill(-1);
+    this.nnd = new Float32Array(n);
+    this.usage = new Int32Array(n);
+    this.confidence = new Float32Array(n);
+    this.voteWeight = new Float32Array(n);
+    const kw = known.x1 - known.x0;
+    for (let y = known.y0; y < known.y1; y++) {
+      const from = (y - known.y0) * kw * 3;
+      this.rgb.set(knownRgb.subarray(from, from + kw * 3), (y * width + known.x0) * 3);
+    }
+    const s = this.sources;
+    const list: number[] = [];
+    const clampD = tuning.confidenceClampPatches * (2 * r + 1);
+    for (let y = r; y < height - r; y++) {
+      for (let x = r; x < width - r; x++) {
+        if (x >= s.x0 && x < s.x1 && y >= s.y0 && y < s.y1) continue;
+        const i = y * width + x;
+        list.push(i);
+        const d = Math.min(distanceToRect(x, y, known), clampD);
+        this.confidence[i] = Math.pow(tuning.confidenceBase, -d);
+      }
+    }
+    this.targets = Int32Array.from(list);
+  }
+
+  /** Copies an RGB canvas (e.g. the smooth fill) into the unknown region. */
+  setUnknown(rgb: Float32Array): void {
+    const { width, height, known } = this;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        if (x >= known.x0 && x < known.x1 && y >= known.y0 && y < known.y1) continue;
+        const i = (y * width + x) * 3;
+        this.rgb[i] = rgb[i];
+        this.rgb[i + 1] = rgb[i + 1];
+        this.rgb[i + 2] = rgb[i + 2];
+      }
+    }
+  }
+
+  /** Random valid source for every target (coarsest level). */
+  randomField(rng: Rng): void {
+    const s = this.sources;
+    const sw = s.x1 - s.x0;
+    const sh = s.y1 - s.y0;
+    const { nnf, targets, width } = this;
+    for (let k = 0; k < targets.length; k++) {
+      nnf[targets[k]] = (s.y0 + rng.below(sh)) * width + s.x0 + rng.below(sw);
+    }
+  }
+
+  /** Initial field from the next coarser level: double the offsets, clamp into the valid sources. */
+  upsampleField(coarse: LevelSolver): void {
+    const s = this.sources;
+    const { nnf, targets, width } = this;
+    const cw = coarse.width;
+    const ch = coarse.height;
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[k];
+      const x = t % width;
+      const y = (t - x) / width;
+      const cx = Math.min(x >> 1, cw - 1);
+      const cy = Math.min(y >> 1, ch - 1);
+      const cs = coarse.nnf[cy * cw + cx];
+      let sx = x;
+      let sy = y;
+      if (cs >= 0) {
+        const csx = cs % cw;
+        sx = 2 * csx + (x - 2 * cx);
+        sy = 2 * ((cs - csx) / cw) + (y - 2 * cy);
+      }
+      sx = sx < s.x0 ? s.x0 : sx >= s.x1 ? s.x1 - 1 : sx;
+      sy = sy < s.y0 ? s.y0 : sy >= s.y1 ? s.y1 - 1 : sy;
+      nnf[t] = sy * width + sx;
+    }
+  }
+
+  /** Recomputes the descriptor (colour + weighted luminance gradient) from the current estimate. */
+  computeFeatures(): void {
+    const { width, height, rgb, features } = this;
+    const g = this.tuning.gradientWeight * 0.5;
+    for (let y = 0; y < height; y++) {
+      const up = y > 0 ? y - 1 : 0;
+      const dn = y < height - 1 ? y + 1 : height - 1;
+      for (let x = 0; x < width; x++) {
+        const i = y * width + x;
+        const lf = x > 0 ? i - 1 : i;
+        const rt = x < width - 1 ? i + 1 : i;
+        const u = up * width + x;
+        const d = dn * width + x;
+        const gx =
+          0.299 * (rgb[rt * 3] - rgb[lf * 3]) + 0.587 * (rgb[rt * 3 + 1] - rgb[lf * 3 + 1]) + 0.114 * (rgb[rt * 3 + 2] - rgb[lf * 3 + 2]);
+        const gy =
+          0.299 * (rgb[d * 3] - rgb[u * 3]) + 0.587 * (rgb[d * 3 + 1] - rgb[u * 3 + 1]) + 0.114 * (rgb[d * 3 + 2] - rgb[u * 3 + 2]);
+        const o = i * FEATURES;
+        features[o] = rgb[i * 3];
+        features[o + 1] = rgb[i * 3 + 1];
+        features[o + 2] = rgb[i * 3 + 2];
+        features[o + 3] = gx * g;
+        features[o + 4] = gy * g;
+      }
+    }
+  }
+
+  /** Squared descriptor distance between the patches centred at t and s; stops early once above `bound`. */
+  patchDistance(t: number, s: number, bound: number): number {
+    const f = this.features;
+    const r = this.radius;
+    const w = this.width;
+    const rowLen = (2 * r + 1) * FEATURES;
+    const rowStride = w * FEATURES;
+    let ti = (t - r * w - r) * FEATURES;
+    let si = (s - r * w - r) * FEATURES;
+    let sum = 0;
+    for (let dy = -r; dy <= r; dy++) {
+      for (let k = 0; k < rowLen; k++) {
+        const d = f[ti + k] - f[si + k];
+        sum += d * d;
+      }
+      if (sum >= bound) return sum;
+      ti += rowStride;
+      si += rowStride;
+    }
+    return sum;
+  }
+
+  /** Distances of the current field (after the estimate changed) and the reuse counts. */
+  refreshDistances(): void {
+    const { nnf, nnd, targets, usage } = this;
+    usage.fill(0);
+    let total = 0;
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[k];
+      const d = this.patchDistance(t, nnf[t], Infinity);
+      nnd[t] = d;
+      total += d;
+      usage[nnf[t]]++;
+    }
+    this.meanDistance = targets.length ? total / targets.length + 1 : 1;
+  }
+
+  /** One PatchMatch sweep: propagation from the two previous neighbours in scan order, then random search. */
+  search(reverse: boolean, rng: Rng): void {
+    const { nnf, nnd, usage, targets, width } = this;
+    const s = this.sources;
+    const lambda = this.tuning.reusePenalty * this.meanDistance;
+    const maxRadius = Math.max(s.x1 - s.x0, s.y1 - s.y0);
+    const step = reverse ? -1 : 1;
+    const n = targets.length;
+    for (let k = reverse ? n - 1 : 0; k >= 0 && k < n; k += step) {
+      const t = targets[k];
+      let best = nnf[t];
+      let cost = nnd[t] + lambda * (usage[best] - 1);
+      const tx = t % width;
+      // Propagation: the neighbour's source shifted by one, if that neighbour is a target.
+      for (let pass = 0; pass < 2; pass++) {
+        const nb = pass === 0 ? t - step : t - step * width;
+        if (pass === 0 && (tx - step < 0 || tx - step >= width)) continue;
+        if (nb < 0 || nb >= nnf.length) continue;
+        const ns = nnf[nb];
+        if (ns < 0) continue;
+        const cand = ns + (t - nb);
+        const cx = cand % width;
+        const cy = (cand - cx) / width;
+        if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1 || cand === best) continue;
+        const bound = cost - lambda * usage[cand];
+        if (bound <= 0) continue;
+        const d = this.patchDistance(t, cand, bound);
+        if (d < bound) {
+          usage[best]--;
+          usage[cand]++;
+          best = cand;
+          nnd[t] = d;
+          cost = d + lambda * (usage[cand] - 1);
+        }
+      }
+      // Random search in windows of halving radius around the current best.
+      const bx = best % width;
+      const by = (best - bx) / width;
+      for (let rad = maxRadius; rad >= 1; rad >>= 1) {
+        let cx = bx + Math.floor((rng.unit() * 2 - 1) * rad);
+        let cy = by + Math.floor((rng.unit() * 2 - 1) * rad);
+        cx = cx < s.x0 ? s.x0 : cx >= s.x1 ? s.x1 - 1 : cx;
+        cy = cy < s.y0 ? s.y0 : cy >= s.y1 ? s.y1 - 1 : cy;
+        const cand = cy * width + cx;
+        if (cand === best) continue;
+        const bound = cost - lambda * usage[cand];
+        if (bound <= 0) continue;
+        const d = this.patchDistance(t, cand, bound);
+        if (d < bound) {
+          usage[best]--;
+          usage[cand]++;
+          best = cand;
+          nnd[t] = d;
+          cost = d + lambda * (usage[cand] - 1);
+        }
+      }
+      nnf[t] = best;
+    }
+  }
+
+  /** Voting weights: distance-to-known confidence × similarity of the match. */
+  computeVoteWeights(useSimilarity: boolean): void {
+    const { targets, voteWeight, confidence, nnd } = this;
+    const inv = 1 / this.meanDistance;
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[k];
+      voteWeight[t] = useSimilarity ? confidence[t] * Math.exp(-nnd[t] * inv) + 1e-12 : confidence[t] + 1e-12;
+    }
+  }
+
+  /** Every unknown pixel becomes the weighted mean of what the overlapping target patches' sources say. */
+  vote(): void {
+    const { width, height, known, rgb, nnf, voteWeight } = this;
+    const r = this.radius;
+    for (let y = 0; y < height; y++) {
+      const qy0 = Math.max(r, y - r);
+      const qy1 = Math.min(height - r - 1, y + r);
+      const inKnownRows = y >= known.y0 && y < known.y1;
+      for (let x = 0; x < width; x++) {
+        if (inKnownRows && x >= known.x0 && x < known.x1) continue;
+        const qx0 = Math.max(r, x - r);
+        const qx1 = Math.min(width - r - 1, x + r);
+        let s0 = 0, s1 = 0, s2 = 0, sw = 0;
+        for (let qy = qy0; qy <= qy1; qy++) {
+          const rowDelta = (y - qy) * width;
+          for (let qx = qx0; qx <= qx1; qx++) {
+            const q = qy * width + qx;
+            const src = nnf[q];
+            if (src < 0) continue;
+            const wq = voteWeight[q];
+            const si = (src + rowDelta + (x - qx)) * 3;
+            s0 += rgb[si] * wq;
+            s1 += rgb[si + 1] * wq;
+            s2 += rgb[si + 2] * wq;
+            sw += wq;
+          }
+        }
+        if (sw > 0) {
+          const o = (y * width + x) * 3;
+          rgb[o] = s0 / sw;
+          rgb[o + 1] = s1 / sw;
+          rgb[o + 2] = s2 / sw;
+        }
+      }
+    }
+  }
+}
