@@ -53,6 +53,8 @@ export interface FetchImageOptions {
 }
 
 export interface SafeHttp {
+  /** Throws an OutboundRequestError for a URL refused without a DNS look-up (scheme, IP literal). */
+  checkUrl(url: string): void;
   /** GETs `url` following at most 5 redirects; resolves with the body of a 2xx answer. */
   fetchImage(url: string, opts: FetchImageOptions): Promise<Buffer>;
   /** POSTs once, following no redirect; resolves with the status whatever it is. */
@@ -219,6 +221,7 @@ export function createSafeHttp(options: SafeHttpOptions): SafeHttp {
       return { status: res.statusCode };
     },
 
+    checkUrl: (raw) => void checkUrl(raw),
     close: () => agent.close(),
   };
 }

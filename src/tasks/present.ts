@@ -34,9 +34,12 @@ export interface CreatedTaskView {
   updated_at: number;
 }
 
-/** The Unix ms until which a task's result links (and files) stay valid. */
+/** Links to results that never expire (a TTL of 0 keeps files forever) still carry an expiry: 9999-12-31. */
+const NEVER = Date.UTC(9999, 11, 31);
+
+/** The Unix ms until which a task's result links stay valid: its files' expiry, counted from its finish. */
 export function resultExpiry(task: Pick<TaskRecord, 'updatedAt'>, urls: Pick<ResultUrlSigner, 'ttlMs'>): number {
-  return task.updatedAt + urls.ttlMs;
+  return urls.ttlMs > 0 ? task.updatedAt + urls.ttlMs : NEVER;
 }
 
 export function presentTask(task: TaskRecord, urls: ResultUrlSigner): TaskView {

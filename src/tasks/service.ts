@@ -1,0 +1,175 @@
+/**
+ * Task logic behind the HTTP routes: admitting a task (image obtained, judged and stored; limits checked
+ * atomically by the store), finding one, listing. The routes only translate HTTP to these calls.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import { ApiError, invalidParameter } from '../errors.js';
+import { decodeImage, type DecodedImage } from '../input/image.js';
+import { LIMITS } from '../input/rules.js';
+import type { OutboundRequestError, SafeHttp } from '../net/safe-http.js';
+import type { Blob, BlobStore } from '../storage/blob-store.js';
+import type { CreateRefusal, NewTask, TaskRecord, TaskStore } from '../storage/task-store.js';
+import type { ExpandRequest } from '../api/schemas.js';
+import { callbackBody } from './present.js';
+import type { ResultUrlSigner } from './result-urls.js';
+
+export interface TaskServiceDeps {
+  config: Pick<Config, 'accountConcurrency' | 'maxQueuedJobs' | 'maxPixels' | 'fetchTimeoutMs' | 'resultTtlMs'>;
+  tasks: TaskStore;
+  blobs: BlobStore;
+  urls: ResultUrlSigner;
+  /** Downloads image URLs (SSRF-guarded); also judges callback URLs that are IP literals. */
+  http: Pick<SafeHttp, 'fetchImage' | 'checkUrl'>;
+  /** Called after a task was admitted: wakes the job runner and the callback dispatcher. */
+  onTaskCreated: () => void;
+  now?: () => number;
+}
+
+export interface TaskService {
+  create(accountId: string, request: ExpandRequest): Promise<TaskRecord>;
+  /** By task id, else by the account's external_task_id; 1203 when neither. */
+  get(accountId: string, id: string): Promise<TaskRecord>;
+  getByExternalId(accountId: string, externalTaskId: string): Promise<TaskRecord>;
+  list(accountId: string, pageNum: number, pageSize: number): Promise<TaskRecord[]>;
+  /** A result file for a verified signed link; 1203 when gone. Only result blobs are served. */
+  readFile(key: string): Promise<Blob>;
+}
+
+const INPUT_MIN_KEEP_MS = 7 * 86_400_000;
+
+/** Unguessable and URL-safe: 128 random bits in base64url (22 characters). */
+export function newTaskId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+export function createTaskService(deps: TaskServiceDeps): TaskService {
+  const now = deps.now ?? Date.now;
+
+  const obtainImage = async (request: ExpandRequest): Promise<DecodedImage> => {
+    let bytes: Buffer;
+    if (request.image.kind === 'base64') {
+      bytes = request.image.bytes;
+    } else {
+      try {
+        bytes = await deps.http.fetchImage(request.image.url, {
+          timeoutMs: deps.config.fetchTimeoutMs,
+          maxBytes: LIMITS.maxImageBytes,
+        });
+      } catch (err) {
+        throw downloadFailure(err);
+      }
+    }
+    return decodeImage(bytes, { maxPixels: deps.config.maxPixels });
+  };
+
+  const notFound = (what: string) => new ApiError('NOT_FOUND', `${what} does not exist`);
+
+  return {
+    async create(accountId, request) {
+      if (request.callbackUrl) {
+        try {
+          deps.http.checkUrl(request.callbackUrl);
+        } catch (err) {
+          throw invalidParameter('callback_url', (err as Error).message);
+        }
+      }
+      // Cheap early answer; the store checks again atomically.
+      if (request.externalTaskId && (await deps.tasks.getByExternalId(accountId, request.externalTaskId))) {
+        throw refusal('duplicate_external_task_id', request.externalTaskId);
+      }
+      const image = await obtainImage(request);
+
+      const id = newTaskId();
+      const inputKey = `inputs/${id}`;
+      const contentType = image.format === 'png' ? 'image/png' : 'image/jpeg';
+      // The sweep removes inputs long after any task could still need them (a week at least).
+      const keepMs = Math.max(deps.config.resultTtlMs, INPUT_MIN_KEEP_MS);
+      await deps.blobs.put(inputKey, image.bytes, {
+        contentType,
+        expiresAt: deps.config.resultTtlMs > 0 ? now() + keepMs : null,
+      });
+      try {
+        const createdAt = now();
+        const newTask: NewTask = {
+          id,
+          accountId,
+          externalTaskId: request.externalTaskId,
+          params: {
+            ...request.ratios,
+            n: request.n,
+            prompt: request.prompt,
+            watermark: request.watermark,
+            callbackUrl: request.callbackUrl,
+          },
+          inputKey,
+          inputWidth: image.width,
+          inputHeight: image.height,
+          createdAt,
+        };
+        const submitted: TaskRecord = { ...newTask, status: 'submitted', statusMsg: '', images: [], updatedAt: createdAt };
+        const result = await deps.tasks.create(
+          newTask,
+          { maxAccountSlots: deps.config.accountConcurrency, maxQueuedJobs: deps.config.maxQueuedJobs },
+          callbackBody(submitted, deps.urls),
+        );
+        if (!result.ok) throw refusal(result.reason, request.externalTaskId);
+        deps.onTaskCreated();
+        return result.task;
+      } catch (err) {
+        await deps.blobs.delete(inputKey).catch(() => undefined);
+        throw err;
+      }
+    },
+
+    async get(accountId, id) {
+      const task = await deps.tasks.getByIdOrExternalId(accountId, id);
+      if (!task) throw notFound(`task ${id}`);
+      return task;
+    },
+
+    async getByExternalId(accountId, externalTaskId) {
+      const task = await deps.tasks.getByExternalId(accountId, externalTaskId);
+      if (!task) throw notFound(`task with external_task_id ${externalTaskId}`);
+      return task;
+    },
+
+    list: (accountId, pageNum, pageSize) => deps.tasks.list(accountId, { pageNum, pageSize }),
+
+    async readFile(key) {
+      // Signed links are only ever minted for results; refuse anything else even if signed.
+      const blob = key.startsWith('inputs/') ? null : await deps.blobs.get(key);
+      if (!blob) throw notFound('file');
+      return blob;
+    },
+  };
+}
+
+function refusal(reason: CreateRefusal, externalTaskId: string | null): ApiError {
+  switch (reason) {
+    case 'duplicate_external_task_id':
+      return invalidParameter('external_task_id', `${externalTaskId} is already used by another task of this account`);
+    case 'account_slots_full':
+      return new ApiError(
+        'TOO_MANY_TASKS',
+        'too many tasks running at once for this account (each task holds n slots); retry when one finishes',
+      );
+    case 'queue_full':
+      return new ApiError('UNAVAILABLE', 'the task queue is full; retry later');
+  }
+}
+
+function downloadFailure(err: unknown): ApiError {
+  const e = err as OutboundRequestError;
+  if (e?.name !== 'OutboundRequestError') throw err;
+  switch (e.reason) {
+    case 'blocked':
+      return invalidParameter('image', `URL refused: ${e.message}`);
+    case 'bad_url':
+      return invalidParameter('image', `URL ${e.message}`);
+    case 'too_large':
+      return invalidParameter('image', `download ${e.message}`);
+    default:
+      return invalidParameter('image', `could not be downloaded: ${e.message}`);
+  }
+}
