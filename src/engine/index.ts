@@ -63,18 +63,27 @@ export interface PreparedExpansion {
   preset: Preset;
 }
 
-export function prepare(image: RasterImage, ratios: ExpansionRatios, options: Pick<ExpandOptions, 'quality'> = {}): PreparedExpansion {
-  const { width: iw, height: ih, channels, data } = image;
-  if (!(iw > 0 && ih > 0) || (channels !== 3 && channels !== 4) || data.length < iw * ih * channels) {
-    throw new RangeError(`bad raster: ${iw}×${ih}×${channels} with ${data.length} bytes`);
-  }
-  if (Math.min(iw, ih) < 2 * TUNING.radius + 1) {
-    throw new RangeError(`image ${iw}×${ih} is too small: each side needs at least ${2 * TUNING.radius + 1} px`);
-  }
-  const preset = PRESETS[options.quality ?? 'balanced'];
-  const g = expansionGeometry(iw, ih, ratios);
-  const rect: Rect = { x0: g.x, y0: g.y, x1: g.x + iw, y1: g.y + ih };
+/** The level structure and iteration schedule of a job: geometry only, no pixel work. */
+export interface ExpansionPlan {
+  width: number;
+  height: number;
+  rect: Rect;
+  levels: PyramidLevel[];
+  working: number;
+  iterations: number[];
+  preset: Preset;
+  /** Progress steps of one result (what onProgress's `total` will say). */
+  steps: number;
+}
+
+export function plan(inputWidth: number, inputHeight: number, ratios: ExpansionRatios, quality: QualityPreset = 'balanced'): ExpansionPlan {
   const r = TUNING.radius;
+  if (Math.min(inputWidth, inputHeight) < 2 * r + 1) {
+    throw new RangeError(`image ${inputWidth}×${inputHeight} is too small: each side needs at least ${2 * r + 1} px`);
+  }
+  const preset = PRESETS[quality] ?? PRESETS.balanced;
+  const g = expansionGeometry(inputWidth, inputHeight, ratios);
+  const rect: Rect = { x0: g.x, y0: g.y, x1: g.x + inputWidth, y1: g.y + inputHeight };
   const levels: PyramidLevel[] = [{ width: g.width, height: g.height, known: rect, knownRgb: new Float32Array(0) }];
   // Halve until the canvas is small, while the original stays big enough to hold a few source patches.
   for (;;) {
@@ -87,6 +96,20 @@ export function prepare(image: RasterImage, ratios: ExpansionRatios, options: Pi
   }
   let working = 0;
   while (working < levels.length - 1 && levels[working].width * levels[working].height > preset.workingPixels) working++;
+  const iterations: number[] = [];
+  for (let l = levels.length - 1, i = 0; l >= working; l--, i++) {
+    iterations.push(Math.max(preset.minIterations, Math.round(preset.coarseIterations * Math.pow(preset.iterationDecay, i))));
+  }
+  const steps = iterations.reduce((a, b) => a + b, 0) + 1;
+  return { width: g.width, height: g.height, rect, levels, working, iterations, preset, steps };
+}
+
+export function prepare(image: RasterImage, ratios: ExpansionRatios, options: Pick<ExpandOptions, 'quality'> = {}): PreparedExpansion {
+  const { width: iw, height: ih, channels, data } = image;
+  if (!(iw > 0 && ih > 0) || (channels !== 3 && channels !== 4) || data.length < iw * ih * channels) {
+    throw new RangeError(`bad raster: ${iw}×${ih}×${channels} with ${data.length} bytes`);
+  }
+  const { levels, working, rect, iterations, preset, width, height } = plan(iw, ih, ratios, options.quality);
   for (let l = 1; l < levels.length; l++) downsampleKnown(levels[l], levels[l - 1], l === 1 ? image : null);
   if (working === 0) {
     // A small canvas: the optimisation runs at full resolution on float copies of the original.
@@ -107,11 +130,7 @@ export function prepare(image: RasterImage, ratios: ExpansionRatios, options: Pi
   placeKnown(coarseFill, coarsest);
   pullPushFill(coarseFill, coarsest.width, coarsest.height, coarsest.known);
 
-  const iterations: number[] = [];
-  for (let l = levels.length - 1, i = 0; l >= working; l--, i++) {
-    iterations.push(Math.max(preset.minIterations, Math.round(preset.coarseIterations * Math.pow(preset.iterationDecay, i))));
-  }
-  return { raster: image, width: g.width, height: g.height, rect, levels, working, coarseFill, iterations, preset };
+  return { raster: image, width, height, rect, levels, working, coarseFill, iterations, preset };
 }
 
 /** One result of a prepared job. Deterministic in `seed`. */

@@ -1,0 +1,175 @@
+/**
+ * `outpaint expand`: runs the engine on a file. Same validation rules and messages as the HTTP API.
+ * Exit codes: 0 done, 2 bad input (arguments, image), 1 anything else. Heavy modules (sharp, the engine,
+ * the worker pool) load only when the command runs, so other commands start fast.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+
+const EXIT_BAD_INPUT = 2;
+const EXIT_FAILURE = 1;
+
+interface ExpandCliOptions {
+  up?: string;
+  down?: string;
+  left?: string;
+  right?: string;
+  n?: string;
+  seed?: string;
+  quality?: string;
+  output?: string;
+}
+
+class BadInput extends Error {}
+
+export function registerExpandCommand(program: Command): void {
+  program
+    .command('expand')
+    .description('Grow an image outward with synthesised content and write the result(s) as PNG or JPEG')
+    .argument('<input>', 'JPEG or PNG image (judged by content)')
+    .option('--up <ratio>', 'growth above, as a multiple of the height, in [0, 2]')
+    .option('--down <ratio>', 'growth below, as a multiple of the height, in [0, 2]')
+    .option('--left <ratio>', 'growth on the left, as a multiple of the width, in [0, 2]')
+    .option('--right <ratio>', 'growth on the right, as a multiple of the width, in [0, 2]')
+    .option('-n, --n <count>', 'number of results, 1 to 9; result i uses seed + i', '1')
+    .option('--seed <int>', 'random seed: the same seed gives the same image', '0')
+    .option('--quality <preset>', 'fast, balanced or best (default: OUTPAINT_QUALITY or balanced)')
+    .option(
+      '-o, --output <path>',
+      'where to write; .jpg/.jpeg writes JPEG, anything else PNG. With -n above 1, -0, -1, ... are ' +
+        'inserted before the extension (out.png -> out-0.png, out-1.png). Default: INPUT-expanded.png beside INPUT',
+    )
+    .addHelpText(
+      'after',
+      '\nThe area rule applies: (1 + left + right) × (1 + up + down) ≤ 3, with at least one ratio above 0.\n' +
+        'Exit status: 0 on success, 2 on bad input (arguments or image), 1 on other failures.',
+    )
+    .exitOverride((err) => {
+      // Commander has already printed its message; map its parse errors to "bad input".
+      const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+      process.exit(ok ? 0 : EXIT_BAD_INPUT);
+    })
+    .action(async (input: string, opts: ExpandCliOptions) => {
+      process.exitCode = await runExpand(input, opts);
+    });
+}
+
+async function runExpand(input: string, opts: ExpandCliOptions): Promise<number> {
+  try {
+    const written = await expandFile(input, opts);
+    for (const file of written) process.stdout.write(`${file}\n`);
+    return 0;
+  } catch (err) {
+    const { ApiError } = await import('../errors.js');
+    const { EngineCancelledError } = await import('../engine/types.js');
+    if (err instanceof BadInput || err instanceof ApiError) {
+      process.stderr.write(`outpaint expand: ${err.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    if (err instanceof EngineCancelledError) {
+      process.stderr.write('outpaint expand: cancelled\n');
+      return 130;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`outpaint expand: ${message.split('\n')[0]}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+function parseNumber(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  // Number('') is 0 and Number(' 1 ') is 1: refuse blanks so that a typo is not read as a ratio.
+  return v.trim() === '' ? NaN : Number(v);
+}
+
+/** Output file names: PATH as given for one result, PATH with -i before the extension for several. */
+export function outputPaths(input: string, output: string | undefined, n: number): string[] {
+  const base = output ?? path.join(path.dirname(input), `${path.parse(input).name}-expanded.png`);
+  if (n === 1) return [base];
+  const ext = path.extname(base);
+  const stem = base.slice(0, base.length - ext.length);
+  return Array.from({ length: n }, (_, i) => `${stem}-${i}${ext}`);
+}
+
+async function expandFile(input: string, opts: ExpandCliOptions): Promise<string[]> {
+  const [{ checkRatios, checkN }, { loadConfig }, fs] = await Promise.all([
+    import('../input/rules.js'),
+    import('../config.js'),
+    import('node:fs/promises'),
+  ]);
+  const ratios = checkRatios({
+    up: parseNumber(opts.up),
+    down: parseNumber(opts.down),
+    left: parseNumber(opts.left),
+    right: parseNumber(opts.right),
+  });
+  const n = checkN(parseNumber(opts.n));
+  const seed = parseNumber(opts.seed) ?? 0;
+  if (!Number.isSafeInteger(seed)) throw new BadInput(`--seed: ${opts.seed} is not an integer`);
+  const config = loadConfig();
+  const quality = opts.quality ?? config.quality;
+  if (quality !== 'fast' && quality !== 'balanced' && quality !== 'best') {
+    throw new BadInput(`--quality: ${quality} is not one of fast, balanced, best`);
+  }
+  const outputs = outputPaths(input, opts.output, n);
+
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(input);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new BadInput(`cannot read ${input}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
+  }
+  const { decodeImage, toRaster } = await import('../input/image.js');
+  await decodeImage(bytes, { maxPixels: config.maxPixels });
+  const raster = await toRaster(bytes, config.maxPixels);
+
+  const bar = process.stderr.isTTY ? progressBar() : null;
+  let images;
+  if (n === 1) {
+    // One result: run in this thread; a worker pool would only add start-up time.
+    const { expand } = await import('../engine/index.js');
+    images = [expand(raster, ratios, { seed, quality, onProgress: bar ?? undefined })];
+  } else {
+    const { EnginePool } = await import('../engine-pool/index.js');
+    const pool = new EnginePool({ threads: config.workers });
+    const abort = new AbortController();
+    const onSigint = (): void => abort.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      images = await pool.expand(raster, ratios, { n, seed, quality, onProgress: bar ?? undefined, signal: abort.signal });
+    } finally {
+      process.off('SIGINT', onSigint);
+      await pool.close();
+    }
+  }
+  bar?.({ done: 1, total: 1, stage: '' });
+  if (bar) process.stderr.write('\n');
+
+  const { default: sharp } = await import('sharp');
+  await Promise.all(
+    images.map((img, i) => {
+      const file = outputs[i];
+      const pipeline = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
+      const jpeg = /\.jpe?g$/i.test(file);
+      return (jpeg ? pipeline.jpeg({ quality: 92, chromaSubsampling: '4:4:4' }) : pipeline.png({ compressionLevel: 3 }))
+        .toFile(file)
+        .catch((err: Error) => {
+          throw new Error(`cannot write ${file}: ${err.message}`);
+        });
+    }),
+  );
+  return outputs;
+}
+
+function progressBar(): (p: { done: number; total: number }) => void {
+  let last = -1;
+  return ({ done, total }) => {
+    const pct = total > 0 ? Math.floor((100 * done) / total) : 0;
+    if (pct === last) return;
+    last = pct;
+    const width = 30;
+    const filled = Math.round((width * pct) / 100);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(pct).padStart(3)}%`);
+  };
+}

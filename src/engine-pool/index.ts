@@ -1,0 +1,131 @@
+/**
+ * Runs the n results of a job in parallel on worker threads (piscina). Progress is counted over all n
+ * results; cancellation flips a shared flag the engine checks between steps, so threads stop within a step
+ * and stay alive for the next job.
+ */
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import { plan } from '../engine/index.js';
+import {
+  EngineCancelledError,
+  type EngineProgress,
+  type ExpandedImage,
+  type ExpansionRatios,
+  type QualityPreset,
+  type RasterImage,
+} from '../engine/types.js';
+import type { WorkerTask } from './worker.js';
+
+export interface EnginePoolOptions {
+  /** Worker threads; default one per core. */
+  threads?: number;
+}
+
+export interface PoolExpandOptions {
+  /** Number of results (1–9); result i uses seed + i. */
+  n?: number;
+  seed?: number;
+  quality?: QualityPreset;
+  /** Called at most every `progressIntervalMs` with steps done over all n results. */
+  onProgress?: (p: EngineProgress) => void;
+  progressIntervalMs?: number;
+  signal?: AbortSignal;
+}
+
+let jobCounter = 0;
+
+export class EnginePool {
+  private readonly piscina: Piscina<WorkerTask, Uint8Array>;
+  readonly threads: number;
+
+  constructor(options: EnginePoolOptions = {}) {
+    this.threads = Math.max(1, Math.floor(options.threads ?? os.availableParallelism()));
+    this.piscina = new Piscina({
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      idleTimeout: 60_000,
+      // Each result is seconds of CPU: a queue per thread would only delay other jobs.
+      concurrentTasksPerWorker: 1,
+    });
+  }
+
+  async expand(image: RasterImage, ratios: ExpansionRatios, options: PoolExpandOptions = {}): Promise<ExpandedImage[]> {
+    const n = options.n ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`);
+    const seed = options.seed ?? 0;
+    const quality = options.quality ?? 'balanced';
+    const { signal, onProgress } = options;
+    if (signal?.aborted) throw new EngineCancelledError();
+    const layout = plan(image.width, image.height, ratios, quality);
+
+    // The input goes to shared memory once; every worker reads the same bytes.
+    const byteLength = image.width * image.height * image.channels;
+    let pixels: Uint8Array;
+    if (image.data.buffer instanceof SharedArrayBuffer) {
+      pixels = new Uint8Array(image.data.buffer, image.data.byteOffset, byteLength);
+    } else {
+      pixels = new Uint8Array(new SharedArrayBuffer(byteLength));
+      pixels.set(image.data.subarray(0, byteLength));
+    }
+    const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+    const progress = new Int32Array(new SharedArrayBuffer(4 * n));
+    const onAbort = (): void => {
+      Atomics.store(cancelFlag, 0, 1);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const total = layout.steps * n;
+    let lastDone = -1;
+    const poll = (): void => {
+      if (!onProgress) return;
+      let done = 0;
+      for (let i = 0; i < n; i++) done += Atomics.load(progress, i);
+      if (done !== lastDone) {
+        lastDone = done;
+        onProgress({ done, total, stage: `${done}/${total} steps over ${n} result${n > 1 ? 's' : ''}` });
+      }
+    };
+    const timer = onProgress ? setInterval(poll, options.progressIntervalMs ?? 100) : null;
+    timer?.unref();
+
+    const jobId = `${process.pid}-${++jobCounter}`;
+    const runs = Array.from({ length: n }, (_, index) =>
+      this.piscina.run({
+        jobId,
+        index,
+        seed: (seed + index) | 0,
+        quality,
+        ratios,
+        width: image.width,
+        height: image.height,
+        channels: image.channels,
+        pixels,
+        cancelFlag,
+        progress,
+      }),
+    );
+    try {
+      const settled = await Promise.allSettled(runs);
+      if (signal?.aborted || Atomics.load(cancelFlag, 0) === 1) throw new EngineCancelledError();
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      poll();
+      return settled.map((s) => ({
+        data: (s as PromiseFulfilledResult<Uint8Array>).value,
+        width: layout.width,
+        height: layout.height,
+        channels: 3 as const,
+        x: layout.rect.x0,
+        y: layout.rect.y0,
+      }));
+    } finally {
+      if (timer) clearInterval(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.piscina.close();
+  }
+}
