@@ -143,7 +143,7 @@ async function expandFile(input: string, opts: ExpandCliOptions): Promise<string
       await pool.close();
     }
   }
-  bar?.({ done: 1, total: 1, stage: '' });
+  bar?.({ done: 1, total: 1 });
   if (bar) process.stderr.write('\n');
 
   const { default: sharp } = await import('sharp');
