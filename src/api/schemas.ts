@@ -124,7 +124,7 @@ export const Task = Type.Object(
       ),
     }),
   },
-  { $id: 'Task', description: 'A task; also the body of callbacks (without the envelope).' },
+  { title: 'Task', description: 'A task; also the body of callbacks (without the envelope).' },
 );
 
 /** The success envelope around `data`. */
@@ -145,7 +145,7 @@ export const ErrorEnvelope = Type.Object(
     message: Type.String({ description: 'What went wrong; for 1201 it names the field and the rule.' }),
     request_id: Type.String(),
   },
-  { $id: 'Error' },
+  { title: 'Error' },
 );
 
 /** Response schemas for the error statuses a route can answer with, each described by its codes. */
@@ -157,7 +157,7 @@ export function errorResponses(...kinds: (keyof typeof ERRORS)[]): Record<number
   }
   const out: Record<number, TSchema> = {};
   for (const [status, lines] of byStatus) {
-    out[status] = Type.Ref('Error', { description: lines.join('; ') });
+    out[status] = { ...ErrorEnvelope, description: lines.join('; ') };
   }
   return out;
 }

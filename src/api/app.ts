@@ -1,0 +1,206 @@
+/**
+ * The HTTP face of Outpaint: Kling's Image Expansion API. This file wires Fastify: request ids, auth,
+ * rate limit, validation, the one error handler and the OpenAPI document; routes.ts holds the routes.
+ */
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifyRateLimit from '@fastify/rate-limit';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { ApiError, ERRORS } from '../errors.js';
+import type { SafeHttp } from '../net/safe-http.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { TaskStore } from '../storage/task-store.js';
+import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import { createTaskService } from '../tasks/service.js';
+import { createAuthenticator, type Authenticator, type Caller } from './auth.js';
+import { registerRoutes } from './routes.js';
+import { compileValidator } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller; set on routes with `config.auth`. */
+    caller: Caller | null;
+    /** Why authentication failed; thrown after the rate limit has counted the request. */
+    authFailure: ApiError | null;
+  }
+  interface FastifyContextConfig {
+    /** The route needs `Authorization: Bearer …`. */
+    auth?: boolean;
+  }
+}
+
+export interface AppDeps {
+  config: Config;
+  tasks: TaskStore;
+  blobs: BlobStore;
+  urls: ResultUrlSigner;
+  /** SSRF-guarded client for image URLs (see src/net). */
+  http: SafeHttp;
+  logger: Logger;
+  /** A task was admitted: wake the job runner and the callback dispatcher. */
+  onTaskCreated: () => void;
+  /** Readiness for GET /readyz: resolves when the database answers, rejects (or resolves false) if not. */
+  ready: () => Promise<unknown>;
+  /** Overrides for tests. */
+  authenticator?: Authenticator;
+  rateLimitWindowMs?: number;
+}
+
+/** The `message` of every successful response, as Kling spells it. */
+export const SUCCEED = 'SUCCEED';
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    genReqId: () => randomUUID(),
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    bodyLimit: config.maxBodyBytes,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+  });
+
+  const authenticator =
+    deps.authenticator ?? createAuthenticator({ keys: deps.tasks, skewSeconds: config.tokenSkewSeconds });
+  const service = createTaskService({
+    config,
+    tasks: deps.tasks,
+    blobs: deps.blobs,
+    urls: deps.urls,
+    http: deps.http,
+    onTaskCreated: () => {
+      try {
+        deps.onTaskCreated();
+      } catch (err) {
+        deps.logger.error({ err }, 'onTaskCreated failed');
+      }
+    },
+  });
+
+  app.decorateRequest('caller', null);
+  app.decorateRequest('authFailure', null);
+  app.setValidatorCompiler(compileValidator as Parameters<FastifyInstance['setValidatorCompiler']>[0]);
+
+  // Every answer carries its request id, errors and 404s included.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  // Identify first (so the rate limit can count per account), refuse later (so failed logins count too).
+  app.addHook('onRequest', async (request) => {
+    if (!request.routeOptions.config.auth) return;
+    try {
+      request.caller = await authenticator.authenticate(request.headers.authorization);
+    } catch (err) {
+      request.authFailure = err instanceof ApiError ? err : new ApiError('AUTH_FAILED');
+    }
+  });
+  // Before the body is read: an unauthenticated caller cannot make us parse 16 MB.
+  app.addHook('preParsing', async (request) => {
+    if (request.routeOptions.config.auth && !request.caller) throw request.authFailure ?? new ApiError('AUTH_FAILED');
+  });
+
+  await app.register(fastifyRateLimit, {
+    global: true,
+    hook: 'onRequest',
+    max: config.rateLimitPerMinute,
+    timeWindow: deps.rateLimitWindowMs ?? 60_000,
+    keyGenerator: (request: FastifyRequest) => (request.caller ? `account:${request.caller.accountId}` : `ip:${request.ip}`),
+    errorResponseBuilder: (_request, context) =>
+      new ApiError('TOO_MANY_REQUESTS', `too many requests: at most ${context.max} per ${context.after}; retry later`),
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Outpaint',
+        version: '1',
+        description:
+          "Kling AI's Image Expansion API, self-hosted. Every response is `{code, message, request_id, data}`; " +
+          'errors carry no `data`. Error codes: ' +
+          Object.values(ERRORS)
+            .map((e) => `${e.code} (HTTP ${e.status}) ${e.message}`)
+            .join('; ') +
+          '.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT (HS256, iss = access key) or the secret key itself',
+          },
+        },
+      },
+    },
+  });
+
+  // Paths and methods of every route, so that a known path asked with the wrong method answers 1202.
+  const knownPaths: { pattern: RegExp; methods: Set<string> }[] = [];
+  app.addHook('onRoute', (route) => {
+    const pattern = new RegExp(
+      '^' +
+        route.url
+          .split('/')
+          .map((seg) => (seg === '*' ? '.*' : seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+          .join('/') +
+        '/?$',
+    );
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const existing = knownPaths.find((p) => p.pattern.source === pattern.source);
+    if (existing) methods.forEach((m) => existing.methods.add(m));
+    else knownPaths.push({ pattern, methods: new Set(methods) });
+  });
+
+  app.setNotFoundHandler(async (request) => {
+    const path = request.url.split('?')[0];
+    if (knownPaths.some((p) => p.pattern.test(path))) {
+      throw new ApiError('WRONG_METHOD', `${request.method} is not supported on ${path}`);
+    }
+    throw new ApiError('NOT_FOUND', `no route ${request.method} ${path}`);
+  });
+
+  app.setErrorHandler(async (error: FastifyError | ApiError | Error, request, reply) => {
+    const apiError = toApiError(error, config.maxBodyBytes);
+    if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code: apiError.code, message: apiError.message }, 'request refused');
+    return reply.code(apiError.status).send({ code: apiError.code, message: apiError.message, request_id: request.id });
+  });
+
+  registerRoutes(app, { service, urls: deps.urls, ready: deps.ready });
+  return app;
+}
+
+/** Everything that can go wrong, as a Kling error; nothing internal leaks into the message. */
+export function toApiError(error: unknown, maxBodyBytes: number): ApiError {
+  if (error instanceof ApiError) return error;
+  const e = error as Partial<FastifyError> & { validation?: unknown };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('INVALID_PARAMETER', `body: the request body exceeds ${formatMB(maxBodyBytes)} MB`);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError('INVALID_REQUEST', 'the request body is not valid JSON');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError('INVALID_REQUEST', 'the request body is empty; send a JSON object');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('INVALID_REQUEST', 'Content-Type must be application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError('INVALID_REQUEST', 'Content-Length does not match the body');
+  }
+  if (error instanceof SyntaxError || (e.statusCode === 400 && e.code === undefined)) {
+    // secure-json-parse refuses __proto__ and malformed JSON with a plain SyntaxError.
+    return new ApiError('INVALID_REQUEST', 'the request body is not valid JSON');
+  }
+  if (e.validation) return new ApiError('INVALID_PARAMETER', e.message);
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new ApiError('INVALID_REQUEST');
+  }
+  return new ApiError('INTERNAL');
+}
+
+function formatMB(bytes: number): string {
+  const mb = bytes / (1024 * 1024);
+  return Number.isInteger(mb) ? String(mb) : mb.toFixed(1);
+}

@@ -1,0 +1,183 @@
+/** The routes: each translates HTTP to a TaskService call and the result to the envelope. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from '../errors.js';
+import { presentCreatedTask, presentTask } from '../tasks/present.js';
+import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import type { TaskService } from '../tasks/service.js';
+import {
+  CreatedTask,
+  Envelope,
+  errorResponses,
+  ExpandBody,
+  FileParams,
+  FileQuery,
+  ListQuery,
+  Task,
+  TaskIdParams,
+  toExpandRequest,
+} from './schemas.js';
+
+export const EXPAND_PATH = '/v1/images/editing/expand';
+
+interface RouteDeps {
+  service: TaskService;
+  urls: ResultUrlSigner;
+  ready: () => Promise<unknown>;
+}
+
+const AUTH_ERRORS = ['AUTH_MISSING', 'AUTH_INVALID', 'TOKEN_NOT_YET_VALID', 'TOKEN_EXPIRED', 'TOO_MANY_REQUESTS', 'INTERNAL'] as const;
+
+function ok<T>(request: FastifyRequest, data: T) {
+  return { code: 0 as const, message: 'SUCCEED', request_id: request.id, data };
+}
+
+function account(request: FastifyRequest): string {
+  // The preParsing hook refused the request already if this were null.
+  if (!request.caller) throw new ApiError('AUTH_FAILED');
+  return request.caller.accountId;
+}
+
+export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  const { service, urls } = deps;
+
+  app.post<{ Body: ExpandBody }>(
+    EXPAND_PATH,
+    {
+      config: { auth: true },
+      schema: {
+        summary: 'Create an image expansion task',
+        tags: ['expand'],
+        security: [{ bearer: [] }],
+        body: ExpandBody,
+        response: {
+          200: Envelope(CreatedTask),
+          ...errorResponses(
+            ...AUTH_ERRORS,
+            'INVALID_REQUEST',
+            'INVALID_PARAMETER',
+            'TOO_MANY_TASKS',
+            'UNAVAILABLE',
+          ),
+        },
+      },
+    },
+    async (request) => {
+      const task = await service.create(account(request), toExpandRequest(request.body));
+      return ok(request, presentCreatedTask(task));
+    },
+  );
+
+  app.get<{ Params: TaskIdParams }>(
+    `${EXPAND_PATH}/:id`,
+    {
+      config: { auth: true },
+      schema: {
+        summary: 'Query one task by task_id, else by external_task_id',
+        tags: ['expand'],
+        security: [{ bearer: [] }],
+        params: TaskIdParams,
+        response: { 200: Envelope(Task), ...errorResponses(...AUTH_ERRORS, 'INVALID_PARAMETER', 'NOT_FOUND') },
+      },
+    },
+    async (request) => ok(request, presentTask(await service.get(account(request), request.params.id), urls)),
+  );
+
+  app.get<{ Querystring: ListQuery }>(
+    EXPAND_PATH,
+    {
+      config: { auth: true },
+      schema: {
+        summary: 'List tasks, newest first (or query one with ?external_task_id=)',
+        description: 'With `external_task_id`, `data` is that one task; otherwise a page of tasks. A short page is the last.',
+        tags: ['expand'],
+        security: [{ bearer: [] }],
+        querystring: ListQuery,
+        response: {
+          200: Type.Union([Envelope(Task), Envelope(Type.Array(Task))]),
+          ...errorResponses(...AUTH_ERRORS, 'INVALID_PARAMETER', 'NOT_FOUND'),
+        },
+      },
+    },
+    async (request) => {
+      const caller = account(request);
+      const { external_task_id: externalTaskId, pageNum = 1, pageSize = 30 } = request.query;
+      if (externalTaskId !== undefined) {
+        return ok(request, presentTask(await service.getByExternalId(caller, externalTaskId), urls));
+      }
+      const tasks = await service.list(caller, pageNum, pageSize);
+      return ok(request, tasks.map((t) => presentTask(t, urls)));
+    },
+  );
+
+  app.get<{ Params: { '*': string }; Querystring: FileQuery }>(
+    '/v1/files/*',
+    {
+      schema: {
+        summary: 'A result file, through the signed link found in a task',
+        tags: ['files'],
+        params: FileParams,
+        querystring: FileQuery,
+        response: {
+          200: { description: 'The image (PNG).', content: { 'image/png': { schema: { type: 'string', format: 'binary' } } } },
+          ...errorResponses('NO_PERMISSION', 'NOT_FOUND', 'TOO_MANY_REQUESTS'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const key = request.params['*'];
+      const check = urls.verify(key, request.query.expires, request.query.signature);
+      if (check === 'invalid') throw new ApiError('NO_PERMISSION', 'no permission: the link is not valid (bad or missing signature)');
+      if (check === 'expired') throw new ApiError('NO_PERMISSION', 'no permission: the link has expired');
+      const file = await service.readFile(key);
+      const maxAge = file.expiresAt === null ? 86_400 : Math.max(0, Math.floor((file.expiresAt - Date.now()) / 1000));
+      return reply
+        .header('content-type', file.contentType)
+        .header('cache-control', `private, max-age=${maxAge}, immutable`)
+        .header('x-content-type-options', 'nosniff')
+        .send(file.data);
+    },
+  );
+
+  app.get(
+    '/healthz',
+    {
+      config: { rateLimit: false },
+      schema: {
+        summary: 'Liveness: the process answers',
+        tags: ['ops'],
+        response: { 200: Envelope(Type.Object({ status: Type.Literal('ok') })) },
+      },
+    },
+    async (request) => ok(request, { status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      config: { rateLimit: false },
+      schema: {
+        summary: 'Readiness: the database answers',
+        tags: ['ops'],
+        response: { 200: Envelope(Type.Object({ status: Type.Literal('ready') })), ...errorResponses('UNAVAILABLE') },
+      },
+    },
+    async (request) => {
+      let isReady: unknown;
+      try {
+        isReady = await deps.ready();
+      } catch {
+        isReady = false;
+      }
+      if (isReady === false) throw new ApiError('UNAVAILABLE', 'not ready: the database does not answer');
+      return ok(request, { status: 'ready' as const });
+    },
+  );
+
+  app.get(
+    '/openapi.json',
+    { config: { rateLimit: false }, schema: { hide: true } },
+    async () => app.swagger(),
+  );
+
+}

@@ -1,0 +1,136 @@
+/**
+ * A real Outpaint API listening on 127.0.0.1 for the HTTP tests: the app from src/api over the embedded
+ * storage in a temp directory. No job runner: tasks stay as the tests put them.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { newApiKey } from '../../src/accounts/keys.js';
+import { buildApp } from '../../src/api/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createSafeHttp, type Resolver } from '../../src/net/safe-http.js';
+import { openEmbeddedStorage, type Storage } from '../../src/storage/index.js';
+import type { ApiKeyRecord } from '../../src/storage/task-store.js';
+import { createResultUrlSigner, type ResultUrlSigner } from '../../src/tasks/result-urls.js';
+import { signToken } from './jwt.js';
+
+export interface TestApi {
+  url: string;
+  config: Config;
+  storage: Storage;
+  urls: ResultUrlSigner;
+  app: FastifyInstance;
+  /** How often onTaskCreated was called. */
+  created: number;
+  /** Makes readiness fail (as if the database were gone). */
+  setReady(ready: boolean): void;
+  /** A new account with one key. */
+  newAccount(): Promise<Account>;
+  close(): Promise<void>;
+}
+
+export interface Account {
+  key: ApiKeyRecord;
+  /** A fresh valid JWT for the key. */
+  token(): Promise<string>;
+}
+
+export interface StartOptions {
+  /** Settings as environment variables (OUTPAINT_*), on top of test defaults. */
+  env?: Record<string, string>;
+  resolver?: Resolver;
+  rateLimitWindowMs?: number;
+}
+
+export async function startApi(options: StartOptions = {}): Promise<TestApi> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'outpaint-api-test-'));
+  const config = loadConfig({
+    OUTPAINT_DATA_DIR: dataDir,
+    OUTPAINT_PORT: '0',
+    OUTPAINT_LOG_LEVEL: 'silent',
+    OUTPAINT_ALLOW_PRIVATE_HOSTS: '',
+    ...options.env,
+  });
+  const storage = openEmbeddedStorage(dataDir);
+  const http = createSafeHttp({
+    allow: config.allowPrivateHosts,
+    connectTimeoutMs: config.connectTimeoutMs,
+    resolver: options.resolver,
+  });
+  let ready = true;
+  let publicUrl = 'http://placeholder';
+  const signer = createResultUrlSigner({ publicUrl: 'http://unused', secret: Buffer.alloc(32, 7), ttlMs: config.resultTtlMs });
+  // The public URL is known only once listening; sign through a late-bound base.
+  const urls: ResultUrlSigner = {
+    ttlMs: signer.ttlMs,
+    sign: (key, expiresAt) => signer.sign(key, expiresAt).replace('http://unused', publicUrl),
+    verify: signer.verify,
+  };
+  const api: TestApi = {
+    url: '',
+    config,
+    storage,
+    urls,
+    app: undefined as unknown as FastifyInstance,
+    created: 0,
+    setReady: (r) => (ready = r),
+    async newAccount() {
+      const key = newApiKey('test');
+      await storage.tasks.createKey(key);
+      return { key, token: () => signToken(key.accessKey, key.secretKey) };
+    },
+    async close() {
+      await api.app.close();
+      await http.close();
+      await storage.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  api.app = await buildApp({
+    config,
+    tasks: storage.tasks,
+    blobs: storage.blobs,
+    urls,
+    http,
+    logger: pino({ level: 'silent' }),
+    onTaskCreated: () => void api.created++,
+    ready: async () => ready,
+    rateLimitWindowMs: options.rateLimitWindowMs,
+  });
+  await api.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = api.app.server.address();
+  if (!address || typeof address === 'string') throw new Error('not listening');
+  api.url = publicUrl = `http://127.0.0.1:${address.port}`;
+  return api;
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  /** The parsed body when it is JSON. */
+  body: { code: number; message: string; request_id: string; data?: any } & Record<string, any>;
+  raw: Buffer;
+}
+
+/** One real HTTP request. `body` objects are sent as JSON; strings and Buffers as they are. */
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+  let body: string | Buffer | undefined;
+  if (opts.body !== undefined) {
+    body = typeof opts.body === 'string' || Buffer.isBuffer(opts.body) ? opts.body : JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(base + path, { method, headers, body });
+  const raw = Buffer.from(await res.arrayBuffer());
+  let parsed: any = null;
+  if ((res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(raw.toString('utf8'));
+  return { status: res.status, headers: res.headers, body: parsed, raw };
+}
