@@ -218,3 +218,9 @@ test('progress counts up to its total', () => {
 test('inputs too small for a patch are refused', () => {
   assert.throws(() => expand(flat(5, 40), { up: 0, down: 0, left: 0.5, right: 0 }), RangeError);
 });
+
+test('geometry rounds halves to even, as the shared benchmark (Python) does', () => {
+  assert.deepEqual(expansionGeometry(1024, 385, { up: 0.5, down: 0.5, left: 0, right: 0 }), { width: 1024, height: 770, x: 0, y: 192 });
+  assert.deepEqual(expansionGeometry(387, 300, { up: 0, down: 0, left: 0.5, right: 0.5 }), { width: 774, height: 300, x: 194, y: 0 });
+  assert.equal(expansionGeometry(1000, 300, { up: 0.3, down: 0, left: 0.1, right: 0 }).y, 90);
+});

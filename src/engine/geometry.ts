@@ -19,12 +19,22 @@ export interface ExpansionGeometry {
 /**
  * The contract's geometry rule: an original of W×H becomes round(W·(1+left+right)) × round(H·(1+up+down)),
  * with the original at (round(W·left), round(H·up)). The far edges are clamped so that the original always
- * fits even when rounding would make a side one pixel short.
+ * fits even when rounding would make a side one pixel short. `round` is round-half-to-even (as Python's and
+ * numpy's round): 385 × 0.5 = 192.5 places the original at 192, where the shared benchmark expects it.
  */
 export function expansionGeometry(width: number, height: number, r: ExpansionRatios): ExpansionGeometry {
-  const x = Math.round(width * r.left);
-  const y = Math.round(height * r.up);
-  const outW = Math.max(Math.round(width * (1 + r.left + r.right)), x + width);
-  const outH = Math.max(Math.round(height * (1 + r.up + r.down)), y + height);
+  const x = roundHalfEven(width * r.left);
+  const y = roundHalfEven(height * r.up);
+  const outW = Math.max(roundHalfEven(width * (1 + r.left + r.right)), x + width);
+  const outH = Math.max(roundHalfEven(height * (1 + r.up + r.down)), y + height);
   return { width: outW, height: outH, x, y };
+}
+
+/** Nearest integer; exact halves go to the even neighbour. */
+export function roundHalfEven(v: number): number {
+  const f = Math.floor(v);
+  const d = v - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
 }

@@ -1,0 +1,84 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { EnginePool } from '../src/engine-pool/index.js';
+import { expand, plan } from '../src/engine/index.js';
+import { EngineCancelledError, type RasterImage } from '../src/engine/types.js';
+
+function scene(width: number, height: number): RasterImage {
+  const data = new Uint8Array(width * height * 3);
+  let s = 12345;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      const n = (s >>> 24) - 128;
+      const i = (y * width + x) * 3;
+      const ground = y > height / 2;
+      data[i] = ground ? 80 + (n >> 2) : 120 + (y * 80) / height;
+      data[i + 1] = ground ? 130 + (n >> 2) : 170;
+      data[i + 2] = ground ? 40 : 230;
+    }
+  }
+  return { data, width, height, channels: 3 };
+}
+
+const pool = new EnginePool({ threads: 2 });
+after(() => pool.close());
+
+const input = scene(72, 56);
+const ratios = { up: 0.5, down: 0, left: 0.5, right: 0.25 };
+
+test('n results in parallel: result i is the engine with seed + i, progress covers all n', async () => {
+  const progress: { done: number; total: number }[] = [];
+  const results = await pool.expand(input, ratios, {
+    n: 3,
+    seed: 10,
+    quality: 'fast',
+    progressIntervalMs: 5,
+    onProgress: (p) => progress.push({ done: p.done, total: p.total }),
+  });
+  assert.equal(results.length, 3);
+  for (let i = 0; i < 3; i++) {
+    const direct = expand(input, ratios, { seed: 10 + i, quality: 'fast' });
+    assert.equal(results[i].width, direct.width);
+    assert.equal(results[i].height, direct.height);
+    assert.equal(results[i].x, direct.x);
+    assert.equal(results[i].y, direct.y);
+    assert.deepEqual(results[i].data, direct.data, `result ${i} differs from the in-thread engine`);
+  }
+  assert.notDeepEqual(results[0].data, results[1].data);
+  const total = plan(input.width, input.height, ratios, 'fast').steps * 3;
+  assert.ok(progress.length >= 1);
+  for (let i = 1; i < progress.length; i++) assert.ok(progress[i].done > progress[i - 1].done);
+  assert.deepEqual(progress[progress.length - 1], { done: total, total });
+});
+
+test('input on a SharedArrayBuffer is used as it is', async () => {
+  const shared = new Uint8Array(new SharedArrayBuffer(input.data.length));
+  shared.set(input.data);
+  const [a] = await pool.expand({ ...input, data: shared }, ratios, { n: 1, seed: 4, quality: 'fast' });
+  assert.deepEqual(a.data, expand(input, ratios, { seed: 4, quality: 'fast' }).data);
+});
+
+test('cancellation stops running and queued results and the pool stays usable', async () => {
+  const big = scene(240, 180);
+  const controller = new AbortController();
+  const started = Date.now();
+  const run = pool.expand(big, { up: 1, down: 0, left: 0.5, right: 0.5 }, {
+    n: 6,
+    seed: 1,
+    quality: 'best',
+    progressIntervalMs: 5,
+    signal: controller.signal,
+    onProgress: (p) => {
+      if (p.done >= 1) controller.abort();
+    },
+  });
+  await assert.rejects(run, EngineCancelledError);
+  assert.ok(Date.now() - started < 20_000);
+  const after = await pool.expand(input, ratios, { n: 2, seed: 1, quality: 'fast' });
+  assert.equal(after.length, 2);
+});
+
+test('an already aborted signal rejects at once', async () => {
+  await assert.rejects(pool.expand(input, ratios, { n: 2, signal: AbortSignal.abort() }), EngineCancelledError);
+});
