@@ -89,7 +89,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     async authenticate(header) {
       const value = header?.trim();
       if (!value) throw new ApiError('AUTH_MISSING');
-      const match = /^Bearer\s+(\S*)$/i.exec(value);
+      const match = /^Bearer(?:\s+(\S*))?$/i.exec(value);
       if (!match) throw invalid('expected "Bearer <token>"');
       const token = match[1];
       if (!token) throw new ApiError('AUTH_MISSING');
