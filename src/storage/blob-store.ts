@@ -9,15 +9,18 @@ export interface Blob extends BlobMeta {
 }
 
 /**
- * Input images and results. Keys are relative paths of [A-Za-z0-9._-] segments joined by "/".
+ * Input images and results. Keys are relative paths of [A-Za-z0-9._-] segments joined by "/" (no empty,
+ * "." or ".." segment); every method rejects a key that breaks the rule before touching storage.
  * A `put` is atomic: readers see the whole blob or none.
  */
 export interface BlobStore {
+  /** Stores (or replaces) the blob under `key`. */
   put(key: string, data: Uint8Array, meta: BlobMeta): Promise<void>;
-  /** Null when missing or expired. */
+  /** Null when missing or expired (expiresAt ≤ now). */
   get(key: string): Promise<Blob | null>;
+  /** Deleting a missing blob is not an error. */
   delete(key: string): Promise<void>;
-  /** Deletes every blob expired at `now`; returns how many. */
+  /** Deletes every blob expired at `now` (expiresAt ≤ now); returns how many. */
   sweepExpired(now: number): Promise<number>;
   close(): Promise<void>;
 }
