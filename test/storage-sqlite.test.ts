@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { openEmbeddedStorage } from '../src/storage/index.js';
 import { DATABASE_FILE, MIGRATIONS, openSqliteBackend } from '../src/storage/sqlite/index.js';
@@ -154,6 +155,48 @@ describe('SQLite backend specifics', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('survives real contention: worker threads with their own connections claim every job exactly once', async () => {
+    const dir = await dataDir();
+    const setup = openSqliteBackend(dir);
+    for (let i = 0; i < 200; i++) await createOk(setup.tasks, newTask());
+    await setup.close();
+
+    const backendUrl = new URL('../src/storage/sqlite/index.js', import.meta.url).href;
+    // Each thread claims and completes jobs until none is left, then reports the job ids it got.
+    const workerCode = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      import(workerData.backendUrl).then(async ({ openSqliteBackend }) => {
+        const backend = openSqliteBackend(workerData.dir);
+        const got = [];
+        for (;;) {
+          const job = await backend.queue.claim(workerData.name, 60000);
+          if (!job) break;
+          got.push(job.id);
+          await backend.queue.complete(job.id, workerData.name);
+        }
+        await backend.close();
+        parentPort.postMessage(got);
+      });
+    `;
+    const runs = Array.from({ length: 4 }, (_, i) => {
+      const worker = new Worker(workerCode, { eval: true, workerData: { backendUrl, dir, name: `thread-${i}` } });
+      return new Promise<string[]>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+    });
+    const claimed = (await Promise.all(runs)).flat();
+    assert.equal(claimed.length, 200);
+    assert.equal(new Set(claimed).size, 200);
+    const check = openSqliteBackend(dir);
+    try {
+      assert.equal(await check.queue.queued(), 0);
+      assert.equal(await check.queue.claim('late', 1000), null);
+    } finally {
+      await check.close();
     }
   });
 
