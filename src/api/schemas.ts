@@ -248,8 +248,6 @@ export interface ExpandRequest {
   externalTaskId: string | null;
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 /** Applies the contract's rules beyond the schema; throws 1201 `field: rule`. */
 export function toExpandRequest(body: ExpandBody): ExpandRequest {
@@ -287,12 +285,21 @@ export function parseImageField(raw: string): ImageSource {
     throw invalidParameter('image', 'only http and https URLs are supported');
   }
   // Base64 may be wrapped across lines (MIME style); the alphabet may be standard or URL-safe.
-  const compact = value.replace(/\s+/g, '');
-  if (!(BASE64.test(compact) || BASE64URL.test(compact)) || compact.length < 4) {
-    throw invalidParameter('image', 'is neither an http(s) URL nor valid base64');
-  }
-  const bytes = Buffer.from(compact, BASE64.test(compact) ? 'base64' : 'base64url');
+  const bytes = decodeBase64(value.replace(/\s+/g, ''));
+  if (!bytes) throw invalidParameter('image', 'is neither an http(s) URL nor valid base64');
   return { kind: 'base64', bytes };
+}
+
+/** Strict base64 (standard or URL-safe alphabet, padding optional but right); null when invalid. */
+function decodeBase64(s: string): Buffer | null {
+  // Plain character classes only: a grouped pattern would overflow the regex stack on 14 MB strings.
+  const standard = /^[A-Za-z0-9+/]+={0,2}$/.test(s);
+  const urlSafe = !standard && /^[A-Za-z0-9_-]+={0,2}$/.test(s);
+  if (!standard && !urlSafe) return null;
+  const unpadded = s.replace(/=+$/, '');
+  if (unpadded.length % 4 === 1) return null;
+  if (unpadded.length !== s.length && s.length % 4 !== 0) return null;
+  return Buffer.from(unpadded, urlSafe ? 'base64url' : 'base64');
 }
 
 function parseCallbackUrl(raw: string): string {
