@@ -53,10 +53,10 @@ export function jobQueueContract(name: string, open: () => Promise<TaskBackend>)
 
     it("re-claims a job whose lease ran out, and the first worker's calls then do nothing", async () => {
       const [taskId] = await addTasks(1);
-      const first = (await backend.queue.claim('w1', 40))!;
-      assert.equal(await backend.queue.claim('w2', 40), null);
+      const first = (await backend.queue.claim('w1', 150))!;
+      assert.equal(await backend.queue.claim('w2', 150), null);
       assert.equal(await backend.queue.queued(), 0);
-      await sleep(70);
+      await sleep(200);
       assert.equal(await backend.queue.queued(), 1);
       const second = await backend.queue.claim('w2', 60_000);
       assert.equal(second?.id, first.id);
@@ -73,13 +73,14 @@ export function jobQueueContract(name: string, open: () => Promise<TaskBackend>)
 
     it('keeps a job while its worker heartbeats', async () => {
       await addTasks(1);
-      const job = (await backend.queue.claim('w1', 60))!;
+      // Five heartbeats over 250 ms keep a 150 ms lease alive well past its first expiry.
+      const job = (await backend.queue.claim('w1', 150))!;
       for (let i = 0; i < 5; i++) {
-        await sleep(25);
-        assert.equal(await backend.queue.heartbeat(job.id, 'w1', 60), true);
-        assert.equal(await backend.queue.claim('w2', 60), null);
+        await sleep(50);
+        assert.equal(await backend.queue.heartbeat(job.id, 'w1', 150), true);
+        assert.equal(await backend.queue.claim('w2', 150), null);
       }
-      assert.equal(await backend.queue.heartbeat(job.id, 'w2', 60), false);
+      assert.equal(await backend.queue.heartbeat(job.id, 'w2', 150), false);
     });
 
     it('takes a released job back at once without counting the attempt', async () => {
