@@ -8,7 +8,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
-import { Value } from '@sinclair/typebox/value';
 import { ApiError, ERRORS, invalidParameter } from '../errors.js';
 import { checkN, checkPrompt, checkRatios, LIMITS } from '../input/rules.js';
 import type { ExpansionRatios } from '../engine/geometry.js';
@@ -179,7 +178,7 @@ export function compileValidator({ schema, httpPart }: { schema: TSchema; httpPa
       }
       value = withoutNulls(value as Record<string, unknown>);
     } else if (httpPart === 'querystring') {
-      value = Value.Convert(schema, { ...(value as object) });
+      value = numbersFromText(schema, value as Record<string, unknown>);
     }
     if (checker.Check(value)) return { value };
     for (const error of checker.Errors(value)) {
@@ -192,6 +191,24 @@ export function compileValidator({ schema, httpPart }: { schema: TSchema; httpPa
     return { value };
   };
 }
+
+/**
+ * Query strings are text: turns the numeric ones into numbers where the text is a JSON number, and leaves
+ * everything else to fail the type check (TypeBox's own conversion would quietly truncate "1.5" to 1).
+ */
+function numbersFromText(schema: TSchema, query: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...query };
+  const properties = (schema.properties ?? {}) as Record<string, { type?: string }>;
+  for (const [name, prop] of Object.entries(properties)) {
+    const v = out[name];
+    if ((prop.type === 'integer' || prop.type === 'number') && typeof v === 'string' && JSON_NUMBER.test(v)) {
+      out[name] = Number(v);
+    }
+  }
+  return out;
+}
+
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 function withoutNulls(body: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -24,6 +24,8 @@ export interface TestApi {
   app: FastifyInstance;
   /** How often onTaskCreated was called. */
   created: number;
+  /** Blob keys the app has put and not deleted. */
+  liveBlobs: Set<string>;
   /** Makes readiness fail (as if the database were gone). */
   setReady(ready: boolean): void;
   /** A new account with one key. */
@@ -75,6 +77,7 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
     urls,
     app: undefined as unknown as FastifyInstance,
     created: 0,
+    liveBlobs: new Set(),
     setReady: (r) => (ready = r),
     async newAccount() {
       const key = newApiKey('test');
@@ -91,7 +94,19 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
   api.app = await buildApp({
     config,
     tasks: storage.tasks,
-    blobs: storage.blobs,
+    blobs: {
+      get: (key) => storage.blobs.get(key),
+      sweepExpired: (now) => storage.blobs.sweepExpired(now),
+      close: () => storage.blobs.close(),
+      put: async (key, data, meta) => {
+        await storage.blobs.put(key, data, meta);
+        api.liveBlobs.add(key);
+      },
+      delete: async (key) => {
+        await storage.blobs.delete(key);
+        api.liveBlobs.delete(key);
+      },
+    },
     urls,
     http,
     logger: pino({ level: 'silent' }),
