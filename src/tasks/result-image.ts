@@ -78,8 +78,12 @@ export async function encodeWatermarked(img: ExpandedImage, format: 'png' | 'jpe
     .png()
     .toBuffer();
   const margin = Math.round(fontPx * 0.8);
-  const s = fromRaw(img)
+  // Compositing a translucent label adds an alpha channel; flatten back to RGB like the clean image.
+  const marked = await fromRaw(img)
     .composite([{ input: label, left: img.width - labelW - margin, top: img.height - labelH - margin }])
-    .withXmp(provenanceXmp(SOFTWARE));
+    .removeAlpha()
+    .raw()
+    .toBuffer();
+  const s = sharp(marked, { raw: { width: img.width, height: img.height, channels: 3 } }).withXmp(provenanceXmp(SOFTWARE));
   return format === 'png' ? s.png({ compressionLevel: 6 }).toBuffer() : s.jpeg({ quality: 92 }).toBuffer();
 }

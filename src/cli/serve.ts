@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { CliError } from './errors.js';
+
+/** `outpaint serve`: the HTTP API, the job runner and the callback dispatcher in one process. */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('start the server (settings come from OUTPAINT_* environment variables; see the README)')
+    .action(async () => {
+      const { loadConfig, ConfigError } = await import('../config.js');
+      const { startOutpaint } = await import('../server.js');
+      let config;
+      try {
+        config = loadConfig();
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliError(err.message, 2);
+        throw err;
+      }
+      const server = await startOutpaint(config);
+      const say = (s: string) => process.stderr.write(s + '\n');
+      say(`Outpaint is listening on ${server.url}  (data in ${config.dataDir})`);
+      if (server.firstKey) {
+        const k = server.firstKey;
+        say('First start: created an API key. It is shown only this once:');
+        say(`  access key:     ${k.accessKey}`);
+        say(`  secret key:     ${k.secretKey}`);
+        say(`  webhook secret: ${k.webhookSecret}`);
+        say('Make more with: npm run outpaint -- keys create --name NAME');
+      }
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        say(`${signal}: finishing running jobs (up to ${config.shutdownGraceMs / 1000} s), then stopping`);
+        server.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            process.stderr.write(`outpaint: shutdown failed: ${String(err)}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+}

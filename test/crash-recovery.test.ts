@@ -1,0 +1,77 @@
+/**
+ * No accepted task is lost: the server is SIGKILLed while a task is processing and started again on the
+ * same data directory; every task still ends `succeed` with its images, and no status change is
+ * announced twice under different webhook ids.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { api, createKeys, freePort, startServer, stopServer, tempDataDir, token, waitFor } from './support/outpaint-process.js';
+import { scenePng } from './support/pictures.js';
+import { startReceiver } from './support/receiver.js';
+
+test('tasks survive a SIGKILL mid-task and complete after restart, callbacks once each', async (t) => {
+  const data = await tempDataDir();
+  t.after(() => data.cleanup());
+  const keys = await createKeys(data.dir, 'crash');
+  const receiver = await startReceiver(keys.webhook_secret);
+  t.after(() => receiver.close());
+  const env = {
+    OUTPAINT_DATA_DIR: data.dir,
+    OUTPAINT_PORT: String(await freePort()),
+    OUTPAINT_WORKERS: '1',
+    OUTPAINT_QUALITY: 'balanced',
+    OUTPAINT_JOB_LEASE_S: '2',
+    OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
+  };
+  let server = await startServer(env);
+  t.after(() => stopServer(server, 'SIGKILL'));
+  const bearer = await token(keys);
+
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await api(server.url, 'POST', '/v1/images/editing/expand', bearer, {
+      image: (await scenePng(480, 360, i + 1)).toString('base64'),
+      left_expansion_ratio: 0.5,
+      right_expansion_ratio: 0.5,
+      callback_url: receiver.url,
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    ids.push(res.body.data.task_id);
+  }
+  await waitFor('a task to be processing', async () => {
+    for (const id of ids) {
+      const q = await api(server.url, 'GET', `/v1/images/editing/expand/${id}`, bearer);
+      if (q.body.data.task_status === 'processing') return true;
+    }
+    return false;
+  });
+  assert.equal(await stopServer(server, 'SIGKILL'), 'SIGKILL');
+
+  server = await startServer(env);
+  for (const id of ids) {
+    const done = await waitFor(`task ${id} to finish`, async () => {
+      const q = await api(server.url, 'GET', `/v1/images/editing/expand/${id}`, bearer);
+      return ['succeed', 'failed'].includes(q.body.data.task_status) ? q.body.data : null;
+    }, 120_000);
+    assert.equal(done.task_status, 'succeed', done.task_status_msg);
+    assert.equal(done.task_result.images.length, 1);
+    const png = await fetch(done.task_result.images[0].url);
+    assert.equal(png.status, 200);
+  }
+
+  // Every status change of every task arrives, under one webhook id each (a redelivery reuses its id).
+  await waitFor('all callbacks', async () =>
+    ids.every((id) => receiver.received.some((r) => r.body.task_id === id && r.body.task_status === 'succeed')),
+  );
+  for (const id of ids) {
+    const byStatus = new Map<string, Set<string>>();
+    for (const r of receiver.received.filter((r) => r.body.task_id === id)) {
+      if (!byStatus.has(r.body.task_status)) byStatus.set(r.body.task_status, new Set());
+      byStatus.get(r.body.task_status)!.add(r.webhookId);
+    }
+    assert.deepEqual([...byStatus.keys()].sort(), ['processing', 'submitted', 'succeed'], `task ${id}`);
+    for (const [status, webhookIds] of byStatus) {
+      assert.equal(webhookIds.size, 1, `task ${id}: '${status}' announced under ${webhookIds.size} ids`);
+    }
+  }
+});
