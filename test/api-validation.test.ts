@@ -133,6 +133,8 @@ describe('create: validation of every rule', () => {
 
   describe('the request itself', () => {
     it('1200 for malformed JSON', () => refused('{"image": ', 1200, 'the request body is not valid JSON'));
+    it('1200 for prototype poisoning', () =>
+      refused(`{"image": "x", "__proto__": {"admin": true}}`, 1200, /^the request body is not valid JSON/));
     it('1200 for a body that is not an object', () => refused([1, 2], 1200, 'request body must be a JSON object'));
     it('1200 for an empty body', async () => {
       const res = await call(api.url, 'POST', EXPAND, { token: await account.token(), headers: { 'content-type': 'application/json' } });

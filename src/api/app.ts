@@ -189,8 +189,8 @@ export function toApiError(error: unknown, maxBodyBytes: number): ApiError {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ApiError('INVALID_REQUEST', 'Content-Length does not match the body');
   }
-  if (error instanceof SyntaxError || (e.statusCode === 400 && e.code === undefined)) {
-    // secure-json-parse refuses __proto__ and malformed JSON with a plain SyntaxError.
+  if (error instanceof SyntaxError) {
+    // secure-json-parse refuses a body with __proto__ or constructor.prototype this way.
     return new ApiError('INVALID_REQUEST', 'the request body is not valid JSON');
   }
   if (e.validation) return new ApiError('INVALID_PARAMETER', e.message);
