@@ -246,6 +246,12 @@ describe('the envelope, routing errors, rate limit, health', () => {
     assert.deepEqual([res.status, res.body.code], [404, 1203]);
   });
 
+  it('1200 in the envelope for an undecodable URL', async () => {
+    const res = await call(api.url, 'GET', `${EXPAND}/%E0%A4%A`);
+    assert.deepEqual([res.status, res.body.code], [400, 1200]);
+    assert.equal(res.body.request_id, res.headers.get('x-request-id'));
+  });
+
   it('1302 per account past the rate limit; other accounts and IPs keep their own budget', async () => {
     const alice = await api.newAccount();
     const bob = await api.newAccount();

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifyRateLimit from '@fastify/rate-limit';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { ApiError, ERRORS } from '../errors.js';
@@ -59,6 +59,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     bodyLimit: config.maxBodyBytes,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    // Undecodable URLs are refused by the router before any hook: answer them in the envelope too.
+    frameworkErrors: (error, request, reply) => {
+      (reply as FastifyReply).header('x-request-id', request.id);
+      void sendError(error, request, reply as FastifyReply, config.maxBodyBytes);
+    },
   });
 
   const authenticator =
@@ -162,15 +167,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     throw new ApiError('NOT_FOUND', `no route ${request.method} ${path}`);
   });
 
-  app.setErrorHandler(async (error: FastifyError | ApiError | Error, request, reply) => {
-    const apiError = toApiError(error, config.maxBodyBytes);
-    if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
-    else request.log.info({ code: apiError.code, message: apiError.message }, 'request refused');
-    return reply.code(apiError.status).send({ code: apiError.code, message: apiError.message, request_id: request.id });
-  });
+  app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) =>
+    sendError(error, request, reply, config.maxBodyBytes),
+  );
 
   registerRoutes(app, { service, urls: deps.urls, ready: deps.ready });
   return app;
+}
+
+/** The error envelope: the one place errors are logged and answered. */
+function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply, maxBodyBytes: number) {
+  const apiError = toApiError(error, maxBodyBytes);
+  if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+  else request.log.info({ code: apiError.code, message: apiError.message }, 'request refused');
+  return reply.code(apiError.status).send({ code: apiError.code, message: apiError.message, request_id: request.id });
 }
 
 /** Everything that can go wrong, as a Kling error; nothing internal leaks into the message. */
@@ -178,6 +188,8 @@ export function toApiError(error: unknown, maxBodyBytes: number): ApiError {
   if (error instanceof ApiError) return error;
   const e = error as Partial<FastifyError> & { validation?: unknown };
   switch (e.code) {
+    case 'FST_ERR_BAD_URL':
+      return new ApiError('INVALID_REQUEST', 'the request URL is not valid (bad percent-encoding)');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError('INVALID_PARAMETER', `body: the request body exceeds ${formatMB(maxBodyBytes)} MB`);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
