@@ -22,8 +22,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated caller; set on routes with `config.auth`. */
     caller: Caller | null;
-    /** Why authentication failed; thrown after the rate limit has counted the request. */
-    authFailure: ApiError | null;
+    /** Why authentication failed (an ApiError, or e.g. a database error); thrown after the rate limit counted it. */
+    authFailure: unknown;
   }
   interface FastifyContextConfig {
     /** The route needs `Authorization: Bearer …`. */
@@ -98,7 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     try {
       request.caller = await authenticator.authenticate(request.headers.authorization);
     } catch (err) {
-      request.authFailure = err instanceof ApiError ? err : new ApiError('AUTH_FAILED');
+      request.authFailure = err;
     }
   });
   // Before the body is read: an unauthenticated caller cannot make us parse 16 MB.

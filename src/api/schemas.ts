@@ -10,7 +10,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { ApiError, ERRORS, invalidParameter } from '../errors.js';
 import { checkN, checkPrompt, checkRatios, LIMITS } from '../input/rules.js';
-import type { ExpansionRatios } from '../engine/geometry.js';
+import type { ExpandRequest, ImageSource } from '../tasks/service.js';
 
 // ---------------------------------------------------------------------------------------------- requests
 
@@ -251,20 +251,6 @@ function describe(error: ValueError): ApiError {
 }
 
 // ------------------------------------------------------------------------------ the create request, judged
-
-export type ImageSource = { kind: 'url'; url: string } | { kind: 'base64'; bytes: Buffer };
-
-/** A create request that passed every rule that needs no download or decode. */
-export interface ExpandRequest {
-  image: ImageSource;
-  ratios: ExpansionRatios;
-  n: number;
-  prompt: string | null;
-  watermark: boolean;
-  callbackUrl: string | null;
-  externalTaskId: string | null;
-}
-
 
 /** Applies the contract's rules beyond the schema; throws 1201 `field: rule`. */
 export function toExpandRequest(body: ExpandBody): ExpandRequest {

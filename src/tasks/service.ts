@@ -7,12 +7,25 @@ import type { Config } from '../config.js';
 import { ApiError, invalidParameter } from '../errors.js';
 import { decodeImage, type DecodedImage } from '../input/image.js';
 import { LIMITS } from '../input/rules.js';
-import type { OutboundRequestError, SafeHttp } from '../net/safe-http.js';
+import { OutboundRequestError, type SafeHttp } from '../net/safe-http.js';
 import type { Blob, BlobStore } from '../storage/blob-store.js';
 import type { CreateRefusal, NewTask, TaskRecord, TaskStore } from '../storage/task-store.js';
-import type { ExpandRequest } from '../api/schemas.js';
+import type { ExpansionRatios } from '../engine/geometry.js';
 import { callbackBody } from './present.js';
 import type { ResultUrlSigner } from './result-urls.js';
+
+export type ImageSource = { kind: 'url'; url: string } | { kind: 'base64'; bytes: Buffer };
+
+/** A create request that passed every rule that needs no download or decode. */
+export interface ExpandRequest {
+  image: ImageSource;
+  ratios: ExpansionRatios;
+  n: number;
+  prompt: string | null;
+  watermark: boolean;
+  callbackUrl: string | null;
+  externalTaskId: string | null;
+}
 
 export interface TaskServiceDeps {
   config: Pick<Config, 'accountConcurrency' | 'maxQueuedJobs' | 'maxPixels' | 'fetchTimeoutMs' | 'resultTtlMs'>;
@@ -57,7 +70,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
           maxBytes: LIMITS.maxImageBytes,
         });
       } catch (err) {
-        throw downloadFailure(err);
+        throw err instanceof OutboundRequestError ? downloadFailure(err) : err;
       }
     }
     return decodeImage(bytes, { maxPixels: deps.config.maxPixels });
@@ -159,9 +172,7 @@ function refusal(reason: CreateRefusal, externalTaskId: string | null): ApiError
   }
 }
 
-function downloadFailure(err: unknown): ApiError {
-  const e = err as OutboundRequestError;
-  if (e?.name !== 'OutboundRequestError') throw err;
+function downloadFailure(e: OutboundRequestError): ApiError {
   switch (e.reason) {
     case 'blocked':
       return invalidParameter('image', `URL refused: ${e.message}`);
