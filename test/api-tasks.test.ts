@@ -283,6 +283,22 @@ describe('the envelope, routing errors, rate limit, health', () => {
   });
 });
 
+describe('logging', () => {
+  it('logs every line of a request with its request_id', async () => {
+    const lines: string[] = [];
+    const api = await startApi({ logLines: lines });
+    try {
+      const res = await call(api.url, 'GET', EXPAND);
+      assert.equal(res.body.code, 1001);
+      const mine = lines.map((l) => JSON.parse(l)).filter((l) => l.request_id === res.body.request_id);
+      assert.ok(mine.length >= 2, 'incoming, refused, completed');
+      assert.ok(mine.some((l) => l.code === 1001));
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('unexpected failures', () => {
   it('answer 5000 without internals', async () => {
     const api = await startApi();

@@ -44,6 +44,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   resolver?: Resolver;
   rateLimitWindowMs?: number;
+  /** Receives the app's pino log lines (JSON); default: no logging. */
+  logLines?: string[];
 }
 
 export async function startApi(options: StartOptions = {}): Promise<TestApi> {
@@ -109,7 +111,9 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
     },
     urls,
     http,
-    logger: pino({ level: 'silent' }),
+    logger: options.logLines
+      ? pino({ level: 'info' }, { write: (line: string) => void options.logLines!.push(line) })
+      : pino({ level: 'silent' }),
     onTaskCreated: () => void api.created++,
     ready: async () => ready,
     rateLimitWindowMs: options.rateLimitWindowMs,
