@@ -81,7 +81,7 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
     left: rect.x0 > 0 ? borderDifference(rect.y1 - rect.y0, (i) => [rect.x0, rect.y0 + i]) : null,
     right: rect.x1 < width ? borderDifference(rect.y1 - rect.y0, (i) => [rect.x1 - 1, rect.y0 + i]) : null,
   };
-  function borderDifference(n: number, at: (i: number) => [number, number]): Float32Array {
+  function borderDifference(n: number, at: (i: number) => [number, number]): Float64Array {
     const diff = new Float32Array(n * 3);
     const has = new Float32Array(n);
     for (let i = 0; i < n; i++) {
@@ -94,32 +94,39 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
       diff[i * 3 + 2] = src[o + 2] - acc[2] / acc[3];
       has[i] = 1;
     }
-    return smoothAlong(diff, has, n, Math.max(2, Math.round(band / 2)));
+    return prefixSums(diff, has, n);
   }
 
   const corr = new Float64Array(3);
   const correction = (x: number, y: number): number => {
-    // Nearest point of the original and its side(s); the falloff reaches 0 at `band` pixels.
+    // Nearest point of the original and its side(s). Like a membrane solution, the correction is exact next
+    // to the border and smoother further out (the averaging window grows with the distance), and it fades
+    // to 0 at `band` pixels.
     const dx = x < rect.x0 ? rect.x0 - x : x >= rect.x1 ? x - rect.x1 + 1 : 0;
     const dy = y < rect.y0 ? rect.y0 - y : y >= rect.y1 ? y - rect.y1 + 1 : 0;
     const d = Math.sqrt(dx * dx + dy * dy);
     if (d >= band) return 0;
-    const f = (1 - d / band) * (1 - d / band);
+    const f = (1 - (d - 1) / band) * (1 - (d - 1) / band);
     corr[0] = corr[1] = corr[2] = 0;
-    let n = 0;
+    let wsum = 0;
+    const window = Math.floor(d) - 1;
     const ix = Math.min(Math.max(x, rect.x0), rect.x1 - 1) - rect.x0;
     const iy = Math.min(Math.max(y, rect.y0), rect.y1 - 1) - rect.y0;
-    const add = (arr: Float32Array | null, i: number): void => {
-      if (!arr) return;
-      corr[0] += arr[i * 3];
-      corr[1] += arr[i * 3 + 1];
-      corr[2] += arr[i * 3 + 2];
-      n++;
+    const add = (pre: Float64Array | null, i: number, n: number): void => {
+      if (!pre) return;
+      const a = Math.max(0, i - window);
+      const b = Math.min(n, i + window + 1);
+      const cnt = pre[b * 4 + 3] - pre[a * 4 + 3];
+      if (cnt <= 0) return;
+      corr[0] += (pre[b * 4] - pre[a * 4]) / cnt;
+      corr[1] += (pre[b * 4 + 1] - pre[a * 4 + 1]) / cnt;
+      corr[2] += (pre[b * 4 + 2] - pre[a * 4 + 2]) / cnt;
+      wsum++;
     };
-    if (dy > 0) add(y < rect.y0 ? sides.top : sides.bottom, ix);
-    if (dx > 0) add(x < rect.x0 ? sides.left : sides.right, iy);
-    if (n === 0) return 0;
-    const k = f / n;
+    if (dy > 0) add(y < rect.y0 ? sides.top : sides.bottom, ix, rw);
+    if (dx > 0) add(x < rect.x0 ? sides.left : sides.right, iy, rect.y1 - rect.y0);
+    if (wsum === 0) return 0;
+    const k = f / wsum;
     corr[0] *= k;
     corr[1] *= k;
     corr[2] *= k;
@@ -164,9 +171,8 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
   return out;
 }
 
-/** Box blur of a per-pixel RGB difference along a side, ignoring pixels without a value. */
-function smoothAlong(diff: Float32Array, has: Float32Array, n: number, radius: number): Float32Array {
-  const out = new Float32Array(n * 3);
+/** Prefix sums of a per-pixel RGB difference along a side and of where it is defined (4 per entry). */
+function prefixSums(diff: Float32Array, has: Float32Array, n: number): Float64Array {
   const pre = new Float64Array((n + 1) * 4);
   for (let i = 0; i < n; i++) {
     pre[(i + 1) * 4] = pre[i * 4] + diff[i * 3];
@@ -174,14 +180,5 @@ function smoothAlong(diff: Float32Array, has: Float32Array, n: number, radius: n
     pre[(i + 1) * 4 + 2] = pre[i * 4 + 2] + diff[i * 3 + 2];
     pre[(i + 1) * 4 + 3] = pre[i * 4 + 3] + has[i];
   }
-  for (let i = 0; i < n; i++) {
-    const a = Math.max(0, i - radius);
-    const b = Math.min(n, i + radius + 1);
-    const cnt = pre[b * 4 + 3] - pre[a * 4 + 3];
-    if (cnt <= 0) continue;
-    out[i * 3] = (pre[b * 4] - pre[a * 4]) / cnt;
-    out[i * 3 + 1] = (pre[b * 4 + 1] - pre[a * 4 + 1]) / cnt;
-    out[i * 3 + 2] = (pre[b * 4 + 2] - pre[a * 4 + 2]) / cnt;
-  }
-  return out;
+  return pre;
 }

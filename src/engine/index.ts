@@ -33,19 +33,21 @@ interface Preset {
   minIterations: number;
 }
 
-const PRESETS: Record<QualityPreset, Preset> = {
+export const PRESETS: Record<QualityPreset, Preset> = {
   fast: { workingPixels: 90_000, coarsestSide: 64, coarseIterations: 8, iterationDecay: 0.5, minIterations: 2 },
   balanced: { workingPixels: 200_000, coarsestSide: 72, coarseIterations: 12, iterationDecay: 0.6, minIterations: 3 },
   best: { workingPixels: 420_000, coarsestSide: 80, coarseIterations: 18, iterationDecay: 0.7, minIterations: 4 },
 };
 
-const TUNING: SolverTuning = {
+export const TUNING: SolverTuning = {
   radius: 3,
   gradientWeight: 1.5,
   confidenceBase: 1.3,
   confidenceClampPatches: 2,
   reusePenalty: 0.25,
 };
+
+export const GREEDY = { enabled: true, randomCandidates: 48 };
 
 /** Everything about a job that does not depend on the seed: computed once, shared by its n results. */
 export interface PreparedExpansion {
@@ -155,7 +157,8 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
     const next = new LevelSolver(level.width, level.height, level.known, level.knownRgb, TUNING);
     if (!solver) {
       next.setUnknown(prep.coarseFill);
-      next.randomField(rng);
+      if (GREEDY.enabled) next.greedyFill(rng, GREEDY.randomCandidates);
+      else next.randomField(rng);
     } else {
       next.upsampleField(solver);
       next.computeVoteWeights(false);
@@ -185,7 +188,7 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
     height: prep.height,
     rect: prep.rect,
     radius: Math.max(r, scale >> 1),
-    seamBand: Math.max(8, (2 * r + 1) * scale),
+    seamBand: Math.max(16, 2 * (2 * r + 1) * scale),
     checkCancelled,
   });
   done++;

@@ -95,6 +95,105 @@ export class LevelSolver {
     }
   }
 
+  /**
+   * Coarsest-level start: grow the unknown region ring by ring from the original (onion peel), each pixel
+   * taking the centre of the source patch that best matches its already-filled neighbourhood. Candidates are
+   * the neighbours' sources shifted (coherent continuation) and seeded random samples, so structures that
+   * cross the border continue and different seeds grow different content. Then every target's field entry
+   * starts at the source its centre pixel was grown from.
+   */
+  greedyFill(rng: Rng, randomCandidates: number): void {
+    const { width, height, known, rgb, nnf } = this;
+    const s = this.sources;
+    const sw = s.x1 - s.x0;
+    const sh = s.y1 - s.y0;
+    const r = this.radius;
+    const n = width * height;
+    const filled = new Uint8Array(n);
+    const grownFrom = new Int32Array(n).fill(-1);
+    for (let y = known.y0; y < known.y1; y++) filled.fill(1, y * width + known.x0, y * width + known.x1);
+    const order: number[] = [];
+    const key = new Float64Array(n);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = y * width + x;
+        if (filled[i]) continue;
+        order.push(i);
+        key[i] = distanceToRect(x, y, known) + rng.unit() * 0.9;
+      }
+    }
+    order.sort((a, b) => key[a] - key[b]);
+    // Masked RGB distance over the filled pixels of p's patch, as a mean (patches near the front are half empty).
+    const maskedDistance = (p: number, px: number, py: number, c: number, bound: number): number => {
+      let sum = 0;
+      let count = 0;
+      for (let dy = -r; dy <= r; dy++) {
+        const yy = py + dy;
+        if (yy < 0 || yy >= height) continue;
+        for (let dx = -r; dx <= r; dx++) {
+          const xx = px + dx;
+          if (xx < 0 || xx >= width) continue;
+          const q = yy * width + xx;
+          if (!filled[q]) continue;
+          const a = q * 3;
+          const b = (c + (q - p)) * 3;
+          const d0 = rgb[a] - rgb[b];
+          const d1 = rgb[a + 1] - rgb[b + 1];
+          const d2 = rgb[a + 2] - rgb[b + 2];
+          sum += d0 * d0 + d1 * d1 + d2 * d2;
+          count++;
+        }
+      }
+      return count ? sum / count : bound;
+    };
+    for (let k = 0; k < order.length; k++) {
+      const p = order[k];
+      const px = p % width;
+      const py = (p - px) / width;
+      let best = -1;
+      let bestD = Infinity;
+      const consider = (cx: number, cy: number): void => {
+        if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1) return;
+        const c = cy * width + cx;
+        if (c === best) return;
+        const d = maskedDistance(p, px, py, c, Infinity);
+        if (d < bestD) {
+          bestD = d;
+          best = c;
+        }
+      };
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = px + dx;
+          const ny = py + dy;
+          if ((dx === 0 && dy === 0) || nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
+          const g = grownFrom[ny * width + nx];
+          if (g < 0) continue;
+          const gx = g % width;
+          consider(gx - dx, (g - gx) / width - dy);
+        }
+      }
+      for (let j = 0; j < randomCandidates; j++) consider(s.x0 + rng.below(sw), s.y0 + rng.below(sh));
+      // Refine around the best in shrinking windows.
+      for (let rad = Math.max(sw, sh) >> 2; rad >= 1; rad >>= 1) {
+        const bx = best % width;
+        const by = (best - bx) / width;
+        consider(bx + Math.floor((rng.unit() * 2 - 1) * rad), by + Math.floor((rng.unit() * 2 - 1) * rad));
+      }
+      grownFrom[p] = best;
+      filled[p] = 1;
+      rgb[p * 3] = rgb[best * 3];
+      rgb[p * 3 + 1] = rgb[best * 3 + 1];
+      rgb[p * 3 + 2] = rgb[best * 3 + 2];
+    }
+    const { targets } = this;
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[k];
+      const g = grownFrom[t];
+      nnf[t] = g >= 0 ? g : (s.y0 + rng.below(sh)) * width + s.x0 + rng.below(sw);
+    }
+  }
+
   /** Random valid source for every target (coarsest level). */
   randomField(rng: Rng): void {
     const s = this.sources;

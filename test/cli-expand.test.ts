@@ -1,0 +1,114 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+
+// dist/test/cli-expand.test.js → dist/src/cli/main.js
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+let dir = '';
+
+function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, 'expand', ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, OUTPAINT_QUALITY: 'fast', OUTPAINT_WORKERS: '2' },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function writeImage(file: string, width: number, height: number, format: 'png' | 'jpeg'): Promise<void> {
+  const data = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      data[i] = (x * 7 + y * 3) & 255;
+      data[i + 1] = y > height / 2 ? 140 + ((x * y) % 40) : 200;
+      data[i + 2] = y > height / 2 ? 60 : 240;
+    }
+  }
+  const img = sharp(data, { raw: { width, height, channels: 3 } });
+  await (format === 'png' ? img.png() : img.jpeg()).toFile(file);
+}
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outpaint-cli-'));
+  await writeImage(path.join(dir, 'in.png'), 320, 300, 'png');
+  await writeImage(path.join(dir, 'photo.jpg'), 300, 360, 'jpeg');
+  await writeImage(path.join(dir, 'small.png'), 200, 300, 'png');
+  fs.writeFileSync(path.join(dir, 'fake.png'), 'GIF89a not really a png');
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('writes a PNG of the contract size beside the input by default and says where', async () => {
+  const r = run(path.join(dir, 'in.png'), '--right', '0.5', '--up', '0.25', '--seed', '3');
+  assert.equal(r.status, 0, r.stderr);
+  const out = path.join(dir, 'in-expanded.png');
+  assert.equal(r.stdout.trim(), out);
+  const meta = await sharp(out).metadata();
+  assert.equal(meta.format, 'png');
+  assert.equal(meta.width, 480);
+  assert.equal(meta.height, 375);
+  // No progress bar when stderr is not a terminal.
+  assert.equal(r.stderr, '');
+  // The original sits unchanged at (0, 75).
+  const original = await sharp(path.join(dir, 'in.png')).raw().toBuffer();
+  const expanded = await sharp(out).extract({ left: 0, top: 75, width: 320, height: 300 }).raw().toBuffer();
+  assert.ok(original.equals(expanded));
+});
+
+test('-n writes numbered files, JPEG by extension, deterministic per seed', async () => {
+  const target = path.join(dir, 'many.jpg');
+  const r = run(path.join(dir, 'photo.jpg'), '--left', '0.3', '-n', '2', '--seed', '5', '--output', target);
+  assert.equal(r.status, 0, r.stderr);
+  const files = [path.join(dir, 'many-0.jpg'), path.join(dir, 'many-1.jpg')];
+  assert.deepEqual(r.stdout.trim().split('\n'), files);
+  for (const f of files) assert.equal((await sharp(f).metadata()).format, 'jpeg');
+  const again = run(path.join(dir, 'photo.jpg'), '--left', '0.3', '--seed', '6', '--output', path.join(dir, 'single.png'));
+  assert.equal(again.status, 0, again.stderr);
+  // Result 1 of seed 5 is seed 6.
+  const a = await sharp(files[1]).raw().toBuffer();
+  const b = await sharp(path.join(dir, 'single.png')).jpeg().toBuffer().then((j) => sharp(j).raw().toBuffer());
+  assert.equal(a.length, b.length);
+});
+
+test('bad input exits 2 with a one-line message naming the rule', () => {
+  const cases: [string[], RegExp][] = [
+    [[path.join(dir, 'in.png'), '--left', '2', '--right', '1'], /left_expansion_ratio: 2 is outside|exceeds the maximum of 3/],
+    [[path.join(dir, 'in.png'), '--left', '1', '--up', '0.6'], /exceeds the maximum of 3/],
+    [[path.join(dir, 'in.png')], /at least one of up, down, left and right must be above 0/],
+    [[path.join(dir, 'in.png'), '--up', 'abc'], /up_expansion_ratio: must be a number/],
+    [[path.join(dir, 'in.png'), '--up', '-0.1'], /up_expansion_ratio: -0.1 is outside \[0, 2\]/],
+    [[path.join(dir, 'in.png'), '--up', '0.5', '-n', '10'], /n: 10 is outside \[1, 9\]/],
+    [[path.join(dir, 'in.png'), '--up', '0.5', '-n', '1.5'], /n: must be an integer/],
+    [[path.join(dir, 'in.png'), '--up', '0.5', '--quality', 'ultra'], /--quality/],
+    [[path.join(dir, 'small.png'), '--up', '0.5'], /image: width 200 px is below the minimum of 300 px/],
+    [[path.join(dir, 'fake.png'), '--up', '0.5'], /image: GIF is not supported/],
+    [[path.join(dir, 'missing.png'), '--up', '0.5'], /no such file/],
+    [[path.join(dir, 'in.png'), '--up', '0.5', '--bogus'], /unknown option/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(' ')} → ${r.status}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+    // Our own messages are one line; commander's parse errors may be followed by the usage (main.ts's choice).
+    if (!args.includes('--bogus')) assert.equal(r.stderr.trim().split('\n').length, 1, `one line expected: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('an unwritable output exits 1', () => {
+  const r = run(path.join(dir, 'in.png'), '--up', '0.1', '--output', path.join(dir, 'no-such-dir', 'x.png'));
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /cannot write/);
+});
+
+test('--help mentions the numbered outputs and the exit codes', () => {
+  const r = run('--help');
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /-0, -1/);
+  assert.match(r.stdout, /Exit status/);
+});
