@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
+import { destination, pino, type Logger } from 'pino';
 import { newApiKey } from './accounts/keys.js';
 import { buildApp } from './api/app.js';
 import { CallbackDispatcher } from './callbacks/index.js';
@@ -31,7 +31,8 @@ export interface StartOptions {
 }
 
 export async function startOutpaint(config: Config, options: StartOptions = {}): Promise<Outpaint> {
-  const logger = options.logger ?? pino({ level: config.logLevel });
+  // Asynchronous writes keep the log off the request path; pino flushes what is buffered on exit.
+  const logger = options.logger ?? pino({ level: config.logLevel }, destination({ sync: false }));
   await mkdir(config.dataDir, { recursive: true });
   const storage = await openStorage(config);
   // Everything opened so far is closed again if a later step fails.

@@ -18,15 +18,7 @@ export function registerServeCommand(program: Command): void {
       }
       const server = await startOutpaint(config);
       const say = (s: string) => process.stderr.write(s + '\n');
-      say(`Outpaint is listening on ${server.url}  (data in ${config.dataDir})`);
-      if (server.firstKey) {
-        const k = server.firstKey;
-        say('First start: created an API key. It is shown only this once:');
-        say(`  access key:     ${k.accessKey}`);
-        say(`  secret key:     ${k.secretKey}`);
-        say(`  webhook secret: ${k.webhookSecret}`);
-        say('Make more with: npm run outpaint -- keys create --name NAME');
-      }
+      // Handlers first: a supervisor may signal as soon as it reads the banner.
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -42,5 +34,14 @@ export function registerServeCommand(program: Command): void {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      say(`Outpaint is listening on ${server.url}  (data in ${config.dataDir})`);
+      if (server.firstKey) {
+        const k = server.firstKey;
+        say('First start: created an API key. It is shown only this once:');
+        say(`  access key:     ${k.accessKey}`);
+        say(`  secret key:     ${k.secretKey}`);
+        say(`  webhook secret: ${k.webhookSecret}`);
+        say('Make more with: npm run outpaint -- keys create --name NAME');
+      }
     });
 }

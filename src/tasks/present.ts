@@ -42,7 +42,20 @@ export function resultExpiry(task: Pick<TaskRecord, 'updatedAt'>, urls: Pick<Res
   return urls.ttlMs > 0 ? task.updatedAt + urls.ttlMs : NEVER;
 }
 
+// A finished task's view never changes (its links expire at a time fixed by the task), so it is built
+// once per record object; records of finished tasks are cached by the task service.
+const finishedViews = new WeakMap<TaskRecord, TaskView>();
+
 export function presentTask(task: TaskRecord, urls: ResultUrlSigner): TaskView {
+  const finished = task.status === 'succeed' || task.status === 'failed';
+  const known = finished ? finishedViews.get(task) : undefined;
+  if (known) return known;
+  const view = buildView(task, urls);
+  if (finished) finishedViews.set(task, view);
+  return view;
+}
+
+function buildView(task: TaskRecord, urls: ResultUrlSigner): TaskView {
   const succeeded = task.status === 'succeed';
   const expiresAt = resultExpiry(task, urls);
   const images: TaskImageView[] = succeeded

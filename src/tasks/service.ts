@@ -13,6 +13,7 @@ import type { CreateRefusal, NewTask, TaskRecord, TaskStore } from '../storage/t
 import type { ExpansionRatios } from '../engine/geometry.js';
 import { callbackBody } from './present.js';
 import type { ResultUrlSigner } from './result-urls.js';
+import { LruCache } from '../util/lru.js';
 
 export type ImageSource = { kind: 'url'; url: string } | { kind: 'base64'; bytes: Buffer };
 
@@ -50,6 +51,7 @@ export interface TaskService {
 }
 
 const INPUT_MIN_KEEP_MS = 7 * 86_400_000;
+const FINISHED_CACHE_ENTRIES = 10_000;
 
 /** Unguessable and URL-safe: 128 random bits in base64url (22 characters). */
 export function newTaskId(): string {
@@ -77,6 +79,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   };
 
   const notFound = (what: string) => new ApiError('NOT_FOUND', `${what} does not exist`);
+  // A finished task never changes again: clients polling it are answered from memory.
+  const finished = new LruCache<string, TaskRecord>(FINISHED_CACHE_ENTRIES);
 
   return {
     async create(accountId, request) {
@@ -136,8 +140,12 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
     },
 
     async get(accountId, id) {
+      const cacheKey = `${accountId}\n${id}`;
+      const cached = finished.get(cacheKey);
+      if (cached) return cached;
       const task = await deps.tasks.getByIdOrExternalId(accountId, id);
       if (!task) throw notFound(`task ${id}`);
+      if (task.status === 'succeed' || task.status === 'failed') finished.set(cacheKey, task);
       return task;
     },
 
