@@ -18,6 +18,9 @@ import { callbackBody } from './tasks/present.js';
 import { createResultUrlSigner, loadOrCreateUrlSecret, type ResultUrlSigner } from './tasks/result-urls.js';
 import { JobRunner } from './tasks/runner.js';
 
+/** Engine threads run below the HTTP thread's priority: health checks and reads stay fast under load. */
+const ENGINE_NICENESS = 10;
+
 export interface Outpaint {
   url: string;
   storage: Storage;
@@ -46,7 +49,7 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
 
     const http = createSafeHttp({ allow: config.allowPrivateHosts, connectTimeoutMs: config.connectTimeoutMs });
     cleanups.push(() => http.close());
-    const pool = new EnginePool({ threads: config.workers });
+    const pool = new EnginePool({ threads: config.workers, niceness: ENGINE_NICENESS });
     cleanups.push(() => pool.close());
 
     // With port 0 the public URL is known only once listening: links are signed through `signer`,

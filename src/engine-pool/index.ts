@@ -19,6 +19,8 @@ import type { WorkerTask } from './worker.js';
 export interface EnginePoolOptions {
   /** Worker threads; default one per core. */
   threads?: number;
+  /** Nice value for the worker threads (0–19; higher yields more). A server uses it to keep HTTP responsive. */
+  niceness?: number;
 }
 
 export interface PoolExpandOptions {
@@ -47,6 +49,7 @@ export class EnginePool {
       idleTimeout: 60_000,
       // Each result is seconds of CPU: a queue per thread would only delay other jobs.
       concurrentTasksPerWorker: 1,
+      workerData: { niceness: options.niceness ?? 0 },
     });
   }
 

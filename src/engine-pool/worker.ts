@@ -3,7 +3,8 @@
  * result of a job. The input pixels arrive as a view on shared memory (no copy per worker); the output's
  * buffer is moved back to the parent, not copied.
  */
-import { move } from 'piscina';
+import os from 'node:os';
+import { move, workerData } from 'piscina';
 import { prepare, synthesize, type PreparedExpansion } from '../engine/index.js';
 import type { ExpansionRatios, QualityPreset } from '../engine/types.js';
 
@@ -22,6 +23,17 @@ export interface WorkerTask {
   cancelFlag: Int32Array;
   /** Steps done per result, written here and polled by the parent. */
   progress: Int32Array;
+}
+
+// A server lowers its engine threads' priority so that the HTTP thread stays responsive while images
+// are computed. On Linux a nice value belongs to the calling thread, so this leaves the rest alone.
+const niceness = (workerData as { niceness?: number } | undefined)?.niceness ?? 0;
+if (niceness !== 0) {
+  try {
+    os.setPriority(niceness);
+  } catch {
+    // Not permitted here: run at normal priority.
+  }
 }
 
 // The seed-independent preparation of the last job this thread saw: the n results of one job usually

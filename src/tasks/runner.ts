@@ -149,6 +149,7 @@ export class JobRunner {
     }
 
     const started = Date.now();
+    let engineStarted = started;
     let images: ExpandedImage[];
     try {
       const input = await blobs.get(task.inputKey);
@@ -158,6 +159,7 @@ export class JobRunner {
       }
       const raster = await toRaster(input.data, this.opts.maxPixels);
       const { up, down, left, right } = task.params;
+      engineStarted = Date.now();
       images = await this.opts.engine.expand(
         raster,
         { up, down, left, right },
@@ -173,9 +175,11 @@ export class JobRunner {
       });
       return 'done';
     }
-    const engineMs = Date.now() - started;
+    const engineMs = Date.now() - engineStarted;
 
-    const expiresAt = this.opts.resultTtlMs > 0 ? Date.now() + this.opts.resultTtlMs : null;
+    // Files expire with the links that name them: resultTtlMs after the task finished.
+    const finishedAt = Math.max(Date.now(), task.updatedAt);
+    const expiresAt = this.opts.resultTtlMs > 0 ? finishedAt + this.opts.resultTtlMs : null;
     const results: ResultImage[] = await Promise.all(
       images.map(async (img, index) => {
         const key = `results/${task!.id}/${index}.png`;
@@ -188,7 +192,7 @@ export class JobRunner {
         return { index, key, watermarkKey };
       }),
     );
-    await this.change(task, { from: ['processing'], status: 'succeed', images: results });
+    await this.change(task, { from: ['processing'], status: 'succeed', images: results }, finishedAt);
     log.info({ engineMs, totalMs: Date.now() - started, n: images.length }, 'task succeeded');
     return 'done';
   }
@@ -197,8 +201,8 @@ export class JobRunner {
   private async change(
     task: TaskRecord,
     change: Omit<StatusChange, 'at' | 'callbackBody'>,
+    at = Math.max(Date.now(), task.updatedAt),
   ): Promise<TaskRecord | null> {
-    const at = Math.max(Date.now(), task.updatedAt);
     const next: TaskRecord = {
       ...task,
       status: change.status,
