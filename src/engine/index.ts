@@ -44,7 +44,7 @@ export const TUNING: SolverTuning = {
   gradientWeight: 1.5,
   confidenceBase: 1.3,
   confidenceClampPatches: 2,
-  reusePenalty: 0.25,
+  reusePenalty: 0.05,
 };
 
 export const GREEDY = { enabled: true, randomCandidates: 48 };
