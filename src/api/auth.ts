@@ -8,6 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { ApiError } from '../errors.js';
 import type { ApiKeyRecord, TaskStore } from '../storage/task-store.js';
+import { LruCache } from '../util/lru.js';
 
 export interface Caller {
   accountId: string;
@@ -38,15 +39,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   const now = opts.now ?? Date.now;
   const cacheMs = opts.cacheMs ?? 60_000;
   const cacheEntries = opts.cacheEntries ?? 10_000;
-  // A Map iterates in insertion order: re-inserting on hit makes it an LRU.
-  const cache = new Map<string, { caller: Caller; until: number }>();
-
-  const remember = (token: string, caller: Caller, until: number) => {
-    if (until <= now()) return;
-    cache.delete(token);
-    cache.set(token, { caller, until });
-    while (cache.size > cacheEntries) cache.delete(cache.keys().next().value as string);
-  };
+  const cache = new LruCache<string, { caller: Caller; until: number }>(cacheEntries);
 
   const verifyJwt = async (token: string): Promise<{ caller: Caller; until: number }> => {
     let iss: unknown;
@@ -95,18 +88,14 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       if (!token) throw new ApiError('AUTH_MISSING');
 
       const hit = cache.get(token);
-      if (hit && hit.until > now()) {
-        cache.delete(token);
-        cache.set(token, hit);
-        return hit.caller;
-      }
+      if (hit && hit.until > now()) return hit.caller;
       if (hit) cache.delete(token);
 
       let verified: { caller: Caller; until: number };
       if (JWT_SHAPE.test(token)) verified = await verifyJwt(token);
       else if (PLAIN_KEY_SHAPE.test(token)) verified = await verifyPlainKey(token);
       else throw invalid('token is neither a JWT nor an API key');
-      remember(token, verified.caller, verified.until);
+      if (verified.until > now()) cache.set(token, verified);
       return verified.caller;
     },
     clearCache: () => cache.clear(),
