@@ -70,11 +70,19 @@ export async function decodeImage(bytes: Buffer, opts: DecodeOptions): Promise<D
     );
   }
   checkImageSize(width, height);
+  // A full decode: headers can be intact while the data is truncated or corrupt. libjpeg only warns about
+  // corrupt entropy-coded data (and decodes garbage), so its warnings are judged too; "extraneous bytes
+  // before marker", which many cameras write, is harmless and let through.
+  const decoder = sharp(bytes, { failOn: 'truncated', limitInputPixels: opts.maxPixels });
+  const warnings: string[] = [];
+  decoder.on('warning', (w: string) => warnings.push(w));
   try {
-    // A full decode: headers can be intact while the data is truncated or corrupt.
-    await sharp(bytes, { failOn: 'truncated', limitInputPixels: opts.maxPixels }).raw().toBuffer();
+    await decoder.raw().toBuffer();
   } catch {
     throw invalidParameter('image', `is a corrupt or truncated ${format.toUpperCase()} file`);
+  }
+  if (warnings.some((w) => /corrupt/i.test(w) && !/extraneous bytes/i.test(w))) {
+    throw invalidParameter('image', `is a corrupt ${format.toUpperCase()} file (its image data does not decode cleanly)`);
   }
   return { format, width, height, bytes };
 }
