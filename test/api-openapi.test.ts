@@ -68,6 +68,59 @@ describe('GET /openapi.json', () => {
     assert.ok(create.responses['400'] && create.responses['401'] && create.responses['429'] && create.responses['503']);
   });
 
+  it('describes every route the server answers, each with its parameters, body and responses as schemas', () => {
+    const operations = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([p, ops]) =>
+      Object.entries(ops).map(([m, op]) => ({ route: `${m.toUpperCase()} ${p}`, op })),
+    );
+    assert.deepEqual(operations.map((o) => o.route).sort(), [
+      'GET /healthz',
+      'GET /openapi.json',
+      'GET /readyz',
+      'GET /v1/files/{key}',
+      'GET /v1/images/editing/expand',
+      'GET /v1/images/editing/expand/{id}',
+      'POST /v1/images/editing/expand',
+    ]);
+    for (const { route, op } of operations) {
+      assert.ok(op.summary, `${route}: summary`);
+      assert.ok(op.responses['200'], `${route}: 200`);
+      for (const [status, response] of Object.entries(op.responses as Record<string, any>)) {
+        const [content] = Object.values(response.content ?? {}) as any[];
+        assert.ok(content?.schema?.type ?? content?.schema?.anyOf, `${route}: ${status} has a schema`);
+        if (status !== '200') assert.deepEqual(Object.keys(content.schema.properties).sort(), ['code', 'message', 'request_id'], `${route} ${status}`);
+      }
+      for (const param of op.parameters ?? []) assert.ok(param.schema?.type, `${route}: parameter ${param.name} has a schema`);
+      for (const name of (route.match(/\{(\w+)\}/g) ?? []).map((m) => m.slice(1, -1))) {
+        assert.ok(op.parameters.some((p: any) => p.in === 'path' && p.name === name && p.required), `${route}: path parameter ${name}`);
+      }
+      const authenticated = route.includes('/v1/images/');
+      assert.equal(Boolean(op.security), authenticated, `${route}: security`);
+      if (authenticated) assert.ok(op.responses['401'] && op.responses['429'], `${route}: 401 and 429`);
+    }
+    const create = operations.find((o) => o.route === 'POST /v1/images/editing/expand')!.op;
+    assert.equal(create.requestBody.required, true);
+    const data = create.responses['200'].content['application/json'].schema.properties.data;
+    assert.deepEqual(Object.keys(data.properties).sort(), ['created_at', 'task_id', 'task_info', 'task_status', 'updated_at']);
+    const one = operations.find((o) => o.route === 'GET /v1/images/editing/expand/{id}')!.op;
+    const task = one.responses['200'].content['application/json'].schema.properties.data;
+    assert.ok(task.properties.task_result.properties.images.items.properties.watermark_url, 'task object down to watermark_url');
+    assert.deepEqual(doc.components.securitySchemes.bearer, {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT (HS256, iss = access key) or the secret key itself',
+    });
+  });
+
+  it('validates what it documents: the document and the validator share their schemas', async () => {
+    const body = doc.paths['/v1/images/editing/expand'].post.requestBody.content['application/json'].schema;
+    const token = await (await api.newAccount()).token();
+    const res = await call(api.url, 'POST', '/v1/images/editing/expand', {
+      token,
+      body: { image: 'x', up_expansion_ratio: body.properties.up_expansion_ratio.maximum + 0.5 },
+    });
+    assert.deepEqual([res.body.code, res.body.message], [1201, `up_expansion_ratio: 2.5 is outside [0, ${body.properties.up_expansion_ratio.maximum}]`]);
+  });
+
   it('names every error code of the registry', () => {
     const text = JSON.stringify(doc);
     for (const e of Object.values(ERRORS)) {

@@ -19,6 +19,7 @@ import {
 } from './schemas.js';
 
 export const EXPAND_PATH = '/v1/images/editing/expand';
+export const FILE_ROUTE = '/v1/files/*';
 
 interface RouteDeps {
   service: TaskService;
@@ -111,7 +112,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   );
 
   app.get<{ Params: { '*': string }; Querystring: FileQuery }>(
-    '/v1/files/*',
+    FILE_ROUTE,
     {
       schema: {
         summary: 'A result file, through the signed link found in a task',
@@ -176,7 +177,19 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   app.get(
     '/openapi.json',
-    { config: { rateLimit: false }, schema: { hide: true } },
+    {
+      config: { rateLimit: false },
+      schema: {
+        summary: 'This document (OpenAPI 3.1)',
+        tags: ['ops'],
+        response: {
+          200: Type.Object(
+            { openapi: Type.String(), info: Type.Object({}, { additionalProperties: true }), paths: Type.Object({}, { additionalProperties: true }) },
+            { additionalProperties: true, description: 'The OpenAPI document, generated from the schemas that validate requests.' },
+          ),
+        },
+      },
+    },
     async () => app.swagger(),
   );
 

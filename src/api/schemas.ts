@@ -76,6 +76,10 @@ export const ListQuery = Type.Object(
 export type ListQuery = Static<typeof ListQuery>;
 
 export const FileParams = Type.Object({ '*': Type.String({ description: 'The blob key.' }) });
+/** FileParams as the OpenAPI document shows them: Fastify's wildcard `*` named `key`. */
+export const FileKeyParams = Type.Object({
+  key: Type.String({ description: 'The result file\'s key, e.g. results/<task_id>/0.png (it contains "/"); copy links whole from a task.' }),
+});
 export const FileQuery = Type.Object(
   {
     expires: Type.Optional(Type.String({ description: 'Unix seconds after which the link is dead.' })),
