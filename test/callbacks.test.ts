@@ -4,18 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo, LookupFunction } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import {
   CallbackDispatcher,
-  createHttpDeliver,
   retryDelayMs,
   signWebhook,
   type CallbackDispatcherOptions,
-  type HttpDeliver,
 } from '../src/callbacks/index.js';
+import { createSafeHttp, type SafeHttp } from '../src/net/safe-http.js';
 import { openSqliteBackend, type SqliteBackend } from '../src/storage/sqlite/index.js';
 import { createOk, newKey, newTask, sleep } from './contract/fixtures.js';
 import { tempDir } from './support/tmp.js';
@@ -119,20 +118,21 @@ async function waitFor(what: string, condition: () => boolean | Promise<boolean>
 describe('CallbackDispatcher', () => {
   let dir: { path: string; remove(): Promise<void> };
   let backend: SqliteBackend;
-  let deliver: HttpDeliver;
+  let http: SafeHttp;
   let key: ReturnType<typeof newKey>;
   const cleanups: (() => Promise<void>)[] = [];
 
   beforeEach(async () => {
     dir = await tempDir('outpaint-callbacks-');
     backend = openSqliteBackend(dir.path);
-    deliver = createHttpDeliver({ connectTimeoutMs: 1000 });
+    // The client the server delivers callbacks with; the receivers listen on loopback.
+    http = createSafeHttp({ allow: ['127.0.0.1'], connectTimeoutMs: 1000 });
     key = newKey();
     await backend.tasks.createKey(key);
   });
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-    await deliver.close();
+    await http.close();
     await backend.close();
     await dir.remove();
   });
@@ -140,7 +140,7 @@ describe('CallbackDispatcher', () => {
   function dispatcher(options: Partial<CallbackDispatcherOptions> = {}): CallbackDispatcher {
     const d = new CallbackDispatcher({
       store: backend.tasks,
-      deliver,
+      deliver: (url, headers, body, opts) => http.post(url, headers, body, opts),
       logger: silent,
       timeoutMs: 200,
       leaseMs: 2000,
@@ -270,6 +270,17 @@ describe('CallbackDispatcher', () => {
     await waitFor('the delivery', () => r.received.length === 1, 1000);
   });
 
+  it('flushes on stop: what is due is attempted once more before stop resolves', async () => {
+    const r = await receiver((_n, _req, res) => res.end());
+    const d = dispatcher({ pollIntervalMs: 60_000 });
+    d.start();
+    await sleep(50); // asleep until the next poll, a minute away
+    await taskWithCallback(`${r.url}/hook`); // recorded without a wake, like a change racing the shutdown
+    await d.stop();
+    assert.equal(r.received.length, 1);
+    assert.equal(await backend.tasks.pendingCallbacks(), 0);
+  });
+
   it('waits for deliveries in flight when stopped', async () => {
     const r = await receiver((_n, _req, res) => setTimeout(() => res.end(), 150));
     await taskWithCallback(`${r.url}/hook`);
@@ -305,62 +316,5 @@ describe('CallbackDispatcher', () => {
     await sleep(100);
     assert.equal(r.received.length, 10);
     assert.equal(new Set(r.received.map((x) => x.headers['webhook-id'])).size, 10);
-  });
-});
-
-describe('createHttpDeliver', () => {
-  it('connects through the given lookup (where an SSRF guard plugs in)', async () => {
-    const r = await startReceiver(newKey().webhookSecret, (_n, _req, res) => {
-      res.statusCode = 204;
-      res.end();
-    });
-    const asked: string[] = [];
-    const lookup: LookupFunction = (hostname, options, callback) => {
-      asked.push(hostname);
-      if (options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
-      else callback(null, '127.0.0.1', 4);
-    };
-    const deliver = createHttpDeliver({ lookup });
-    try {
-      const { status } = await deliver(`http://receiver.test:${r.port}/hook`, {}, '{}', { timeoutMs: 1000 });
-      assert.equal(status, 204);
-      assert.deepEqual(asked, ['receiver.test']);
-    } finally {
-      await deliver.close();
-      await r.close();
-    }
-  });
-
-  it('asks the guard before sending, and sends nothing it refuses', async () => {
-    const r = await startReceiver(newKey().webhookSecret, (_n, _req, res) => res.end());
-    const deliver = createHttpDeliver({
-      guard: (url) => {
-        if (url.hostname === '127.0.0.1') throw new Error('private address');
-      },
-    });
-    try {
-      await assert.rejects(deliver(`${r.url}/hook`, {}, '{}', { timeoutMs: 1000 }), /private address/);
-      await assert.rejects(deliver('ftp://example.com/hook', {}, '{}', { timeoutMs: 1000 }), /not http/);
-      assert.equal(r.received.length, 0);
-    } finally {
-      await deliver.close();
-      await r.close();
-    }
-  });
-
-  it('reports a redirect as its status, and a closed port as an error', async () => {
-    const r = await startReceiver(newKey().webhookSecret, (_n, _req, res) => {
-      res.writeHead(302, { location: '/elsewhere' });
-      res.end();
-    });
-    const deliver = createHttpDeliver();
-    try {
-      assert.deepEqual(await deliver(`${r.url}/hook`, {}, '{}', { timeoutMs: 1000 }), { status: 302 });
-      assert.equal(r.received.length, 1);
-      await r.close();
-      await assert.rejects(deliver(`${r.url}/hook`, {}, '{}', { timeoutMs: 1000 }));
-    } finally {
-      await deliver.close();
-    }
   });
 });

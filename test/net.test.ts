@@ -227,4 +227,9 @@ describe('safe HTTP client with an allow-list', () => {
     assert.deepEqual(await loopback.post(`http://127.0.0.1:${port}/redirect`, {}, '{"b":2}', { timeoutMs: 1000 }), { status: 302 });
     assert.deepEqual(posts, ['{"a":1}', '{"b":2}']);
   });
+
+  it('reports a closed port as a network failure', async () => {
+    const err = await refusal(loopback.post('http://127.0.0.1:1/hook', {}, '{}', { timeoutMs: 1000 }));
+    assert.equal(err.reason, 'network');
+  });
 });

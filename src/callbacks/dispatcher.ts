@@ -106,12 +106,25 @@ export class CallbackDispatcher {
     this.interruptSleep?.();
   }
 
-  /** Stops claiming and waits for the deliveries in flight to finish (each is bounded by timeoutMs). */
+  /**
+   * Stops claiming, waits for the deliveries in flight (each is bounded by timeoutMs), then flushes: one
+   * last attempt at what is due now (at most `concurrency` deliveries, at once), so that the status
+   * changes of jobs that finished during a graceful shutdown reach their receivers before the process
+   * exits. Whatever fails stays in the outbox for the next start.
+   */
   async stop(): Promise<void> {
+    const wasRunning = this.loop !== null;
     this.running = false;
     this.interruptSleep?.();
     await this.loop;
     this.loop = null;
+    await Promise.allSettled([...this.inFlight]);
+    if (!wasRunning) return;
+    try {
+      await this.claimAndStart();
+    } catch (err) {
+      this.log.error({ err }, 'claiming callbacks failed');
+    }
     await Promise.allSettled([...this.inFlight]);
   }
 

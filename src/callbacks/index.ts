@@ -1,4 +1,4 @@
-export { createHttpDeliver, type DeliverFn, type HttpDeliver, type HttpDeliverOptions } from './deliver.js';
+export type { DeliverFn } from './deliver.js';
 export {
   CallbackDispatcher,
   retryDelayMs,
