@@ -45,6 +45,8 @@ export const TUNING: SolverTuning = {
   confidenceBase: 1.3,
   confidenceClampPatches: 2,
   reusePenalty: 0.05,
+  searchShrinkWithSimilar: 3,
+  similarSweeps: 2,
 };
 
 export const GREEDY = { enabled: true, randomCandidates: 48 };
@@ -61,6 +63,8 @@ export interface PreparedExpansion {
   working: number;
   /** Smooth fill of the coarsest canvas (seed-independent starting point). */
   coarseFill: Float32Array;
+  /** Per optimised level (index = level), the look-alike source of each source centre (see LevelSolver.similar). */
+  similar: (Int32Array | null)[];
   iterations: number[];
   preset: Preset;
 }
@@ -132,7 +136,15 @@ export function prepare(image: RasterImage, ratios: ExpansionRatios, options: Pi
   placeKnown(coarseFill, coarsest);
   pullPushFill(coarseFill, coarsest.width, coarsest.height, coarsest.known);
 
-  return { raster: image, width, height, rect, levels, working, coarseFill, iterations, preset };
+  const similar: (Int32Array | null)[] = levels.map(() => null);
+  if (TUNING.similarSweeps > 0) {
+    for (let l = working; l < levels.length; l++) {
+      const lv = levels[l];
+      const scratch = new LevelSolver(lv.width, lv.height, lv.known, lv.knownRgb, TUNING);
+      similar[l] = scratch.buildSimilarSources(new Rng(0x5eed, 1000 + l), TUNING.similarSweeps);
+    }
+  }
+  return { raster: image, width, height, rect, levels, working, coarseFill, similar, iterations, preset };
 }
 
 /** One result of a prepared job. Deterministic in `seed`. */
@@ -155,6 +167,7 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
     const stage = `level ${i + 1}/${levelCount}`;
     const rng = new Rng(seed, l);
     const next = new LevelSolver(level.width, level.height, level.known, level.knownRgb, TUNING);
+    next.similar = prep.similar[l];
     if (!solver) {
       next.setUnknown(prep.coarseFill);
       if (GREEDY.enabled) next.greedyFill(rng, GREEDY.randomCandidates);

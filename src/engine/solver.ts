@@ -20,6 +20,10 @@ export interface SolverTuning {
   confidenceClampPatches: number;
   /** Penalty for reusing a source patch, as a fraction of the mean patch distance per extra use. */
   reusePenalty: number;
+  /** Random-search window shrink factor when look-alike sources are known (2 = the classic halving). */
+  searchShrinkWithSimilar: number;
+  /** PatchMatch sweeps building the look-alike sources (0 = none). */
+  similarSweeps: number;
 }
 
 export class LevelSolver {
@@ -45,6 +49,13 @@ export class LevelSolver {
   readonly targets: Int32Array;
   private readonly tuning: SolverTuning;
   meanDistance = 1;
+  /**
+   * For each source centre, another source centre whose patch looks alike (not overlapping it), or -1.
+   * Seed-independent, so computed once per job and shared by its n results; the search tries the
+   * look-alike of its current best as one more candidate ("enrichment"), which finds good matches with
+   * fewer random samples.
+   */
+  similar: Int32Array | null = null;
 
   constructor(width: number, height: number, known: Rect, knownRgb: Float32Array, tuning: SolverTuning) {
     this.width = width;
@@ -194,6 +205,91 @@ export class LevelSolver {
     }
   }
 
+  /**
+   * Builds `similar` by PatchMatch of the source region against itself (patches at least a patch width
+   * apart). Uses the known pixels only: the unknown ones are set to their nearest known pixel first.
+   */
+  buildSimilarSources(rng: Rng, sweeps: number): Int32Array {
+    const { width, height, known, rgb } = this;
+    const s = this.sources;
+    const sw = s.x1 - s.x0;
+    const sh = s.y1 - s.y0;
+    const r = this.radius;
+    const minGap = 2 * r + 1;
+    for (let y = 0; y < height; y++) {
+      const ky = Math.min(Math.max(y, known.y0), known.y1 - 1);
+      for (let x = 0; x < width; x++) {
+        if (x >= known.x0 && x < known.x1 && y >= known.y0 && y < known.y1) continue;
+        const kx = Math.min(Math.max(x, known.x0), known.x1 - 1);
+        const i = (y * width + x) * 3;
+        const j = (ky * width + kx) * 3;
+        rgb[i] = rgb[j];
+        rgb[i + 1] = rgb[j + 1];
+        rgb[i + 2] = rgb[j + 2];
+      }
+    }
+    this.computeFeatures();
+    const similar = new Int32Array(width * height).fill(-1);
+    const dist = new Float32Array(width * height);
+    if (sw <= minGap && sh <= minGap) return similar;
+    const apart = (a: number, b: number): boolean => {
+      const ax = a % width;
+      const bx = b % width;
+      return Math.abs(ax - bx) >= minGap || Math.abs((a - ax) / width - (b - bx) / width) >= minGap;
+    };
+    // No initial guess: the first sweep's propagation and random samples find one, each distance bounded
+    // by the best so far (cheaper than scoring a random start for every source).
+    dist.fill(Infinity);
+    const maxRadius = Math.max(sw, sh);
+    for (let sweep = 0; sweep < sweeps; sweep++) {
+      const step = sweep & 1 ? -1 : 1;
+      const yStart = step > 0 ? s.y0 : s.y1 - 1;
+      const xStart = step > 0 ? s.x0 : s.x1 - 1;
+      for (let y = yStart; y >= s.y0 && y < s.y1; y += step) {
+        for (let x = xStart; x >= s.x0 && x < s.x1; x += step) {
+          const i = y * width + x;
+          let best = similar[i];
+          let bestD = dist[i];
+          const shrinkBy = 3;
+          const consider = (cx: number, cy: number): void => {
+            if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1) return;
+            const c = cy * width + cx;
+            if (c === best || !apart(i, c)) return;
+            const d = this.patchDistance(i, c, bestD);
+            if (d < bestD) {
+              bestD = d;
+              best = c;
+            }
+          };
+          const px = x - step;
+          if (px >= s.x0 && px < s.x1 && similar[i - step] >= 0) {
+            const nb = similar[i - step];
+            const nbx = nb % width;
+            consider(nbx + step, (nb - nbx) / width);
+          }
+          const py = y - step;
+          if (py >= s.y0 && py < s.y1 && similar[i - step * width] >= 0) {
+            const nb = similar[i - step * width];
+            const nbx = nb % width;
+            consider(nbx, (nb - nbx) / width + step);
+          }
+          if (best < 0) consider(s.x0 + rng.below(sw), s.y0 + rng.below(sh));
+          if (best < 0) consider(s.x0 + rng.below(sw), s.y0 + rng.below(sh));
+          if (best >= 0) {
+            const bx = best % width;
+            const by = (best - bx) / width;
+            for (let rad = maxRadius; rad >= 1; rad = Math.floor(rad / shrinkBy)) {
+              consider(bx + Math.floor((rng.unit() * 2 - 1) * rad), by + Math.floor((rng.unit() * 2 - 1) * rad));
+            }
+          }
+          similar[i] = best;
+          dist[i] = bestD;
+        }
+      }
+    }
+    return similar;
+  }
+
   /** Random valid source for every target (coarsest level). */
   randomField(rng: Rng): void {
     const s = this.sources;
@@ -297,9 +393,10 @@ export class LevelSolver {
 
   /** One PatchMatch sweep: propagation from the two previous neighbours in scan order, then random search. */
   search(reverse: boolean, rng: Rng): void {
-    const { nnf, nnd, usage, targets, width } = this;
+    const { nnf, nnd, usage, targets, width, similar } = this;
     const s = this.sources;
     const lambda = this.tuning.reusePenalty * this.meanDistance;
+    const shrink = similar ? this.tuning.searchShrinkWithSimilar : 2;
     const maxRadius = Math.max(s.x1 - s.x0, s.y1 - s.y0);
     const step = reverse ? -1 : 1;
     const n = targets.length;
@@ -330,10 +427,27 @@ export class LevelSolver {
           cost = d + lambda * (usage[cand] - 1);
         }
       }
-      // Random search in windows of halving radius around the current best.
+      // Enrichment: the look-alike of the current best source.
+      if (similar) {
+        const cand = similar[best];
+        if (cand >= 0 && cand !== best) {
+          const bound = cost - lambda * usage[cand];
+          if (bound > 0) {
+            const d = this.patchDistance(t, cand, bound);
+            if (d < bound) {
+              usage[best]--;
+              usage[cand]++;
+              best = cand;
+              nnd[t] = d;
+              cost = d + lambda * (usage[cand] - 1);
+            }
+          }
+        }
+      }
+      // Random search in windows of shrinking radius around the current best.
       const bx = best % width;
       const by = (best - bx) / width;
-      for (let rad = maxRadius; rad >= 1; rad >>= 1) {
+      for (let rad = maxRadius; rad >= 1; rad = Math.floor(rad / shrink)) {
         let cx = bx + Math.floor((rng.unit() * 2 - 1) * rad);
         let cy = by + Math.floor((rng.unit() * 2 - 1) * rad);
         cx = cx < s.x0 ? s.x0 : cx >= s.x1 ? s.x1 - 1 : cx;
