@@ -34,8 +34,11 @@ export interface StartOptions {
 }
 
 export async function startOutpaint(config: Config, options: StartOptions = {}): Promise<Outpaint> {
-  // Asynchronous writes keep the log off the request path; pino flushes what is buffered on exit.
-  const logger = options.logger ?? pino({ level: config.logLevel }, destination({ sync: false }));
+  // Buffered asynchronous writes keep the log off the request path (one write per 4 KB, not per line);
+  // a timer flushes quiet periods, and pino flushes what is left on exit.
+  const logger = options.logger ?? pino({ level: config.logLevel }, destination({ sync: false, minLength: 4096 }));
+  const logFlush = setInterval(() => logger.flush(), 1000);
+  logFlush.unref();
   await mkdir(config.dataDir, { recursive: true });
   const storage = await openStorage(config);
   // Everything opened so far is closed again if a later step fails.
@@ -127,6 +130,7 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
       close: () =>
         (closing ??= (async () => {
           clearInterval(sweep);
+          clearInterval(logFlush);
           await app.close();
           await runner.stop(config.shutdownGraceMs);
           await dispatcher.stop();

@@ -28,6 +28,8 @@ export interface AuthenticatorOptions {
 export interface Authenticator {
   /** Resolves the caller for an Authorization header value; throws 1001–1004. */
   authenticate(header: string | undefined): Promise<Caller>;
+  /** The caller of a header whose token was verified recently, without waiting; null otherwise. */
+  cached(header: string | undefined): Caller | null;
   /** Forgets every cached token (e.g. right after a key is revoked in this process). */
   clearCache(): void;
 }
@@ -78,18 +80,29 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     return { caller: callerOf(key), until: now() + cacheMs };
   };
 
+  /** The bearer token of an Authorization header; throws 1001/1002 for a missing or malformed one. */
+  const tokenOf = (header: string | undefined): string => {
+    const value = header?.trim();
+    if (!value) throw new ApiError('AUTH_MISSING');
+    const match = /^Bearer(?:\s+(\S*))?$/i.exec(value);
+    if (!match) throw invalid('expected "Bearer <token>"');
+    const token = match[1];
+    if (!token) throw new ApiError('AUTH_MISSING');
+    return token;
+  };
+
+  const fromCache = (token: string): Caller | null => {
+    const hit = cache.get(token);
+    if (hit && hit.until > now()) return hit.caller;
+    if (hit) cache.delete(token);
+    return null;
+  };
+
   return {
     async authenticate(header) {
-      const value = header?.trim();
-      if (!value) throw new ApiError('AUTH_MISSING');
-      const match = /^Bearer(?:\s+(\S*))?$/i.exec(value);
-      if (!match) throw invalid('expected "Bearer <token>"');
-      const token = match[1];
-      if (!token) throw new ApiError('AUTH_MISSING');
-
-      const hit = cache.get(token);
-      if (hit && hit.until > now()) return hit.caller;
-      if (hit) cache.delete(token);
+      const token = tokenOf(header);
+      const known = fromCache(token);
+      if (known) return known;
 
       let verified: { caller: Caller; until: number };
       if (JWT_SHAPE.test(token)) verified = await verifyJwt(token);
@@ -97,6 +110,11 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       else throw invalid('token is neither a JWT nor an API key');
       if (verified.until > now()) cache.set(token, verified);
       return verified.caller;
+    },
+    cached(header) {
+      // The common case is "Bearer <token>" exactly: look it up without the full parse.
+      if (!header || !header.startsWith('Bearer ')) return null;
+      return fromCache(header.slice(7));
     },
     clearCache: () => cache.clear(),
   };
