@@ -1,7 +1,8 @@
 /** The SSRF guard as a client sees it: image URLs that reach private addresses are refused with 1201. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Resolver } from '../src/net/safe-http.js';
 import { call, startApi, type Account, type TestApi } from './support/http.js';
@@ -23,6 +24,10 @@ before(async () => {
     else if (url.pathname === '/a.gif') res.writeHead(200, { 'content-type': 'image/png' }).end(gif);
     else if (url.pathname === '/redirect') res.writeHead(302, { location: url.searchParams.get('to') ?? '/a.png' }).end();
     else if (url.pathname === '/huge') res.writeHead(200, { 'content-length': String(11 * 1024 * 1024) }).end();
+    else if (url.pathname === '/huge-chunked') streamChunked(res, 11 * 1024 * 1024, 64 * 1024, 1);
+    else if (url.pathname === '/dribble') streamChunked(res, png.length, 16, 50, png); // 16 bytes every 50 ms
+    else if (url.pathname === '/silent') res.flushHeaders(); // headers, then nothing
+    else if (url.pathname === '/loop') res.writeHead(302, { location: '/loop' }).end();
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
@@ -33,8 +38,60 @@ after(() => {
   images.close();
 });
 
+/** Sends `total` bytes (of `data`, else zeros) in chunks of `size` every `everyMs`, without a Content-Length. */
+function streamChunked(res: http.ServerResponse, total: number, size: number, everyMs: number, data?: Buffer): void {
+  res.writeHead(200, { 'content-type': 'image/png' });
+  let sent = 0;
+  const tick = setInterval(() => {
+    if (res.destroyed || sent >= total) {
+      clearInterval(tick);
+      res.end();
+      return;
+    }
+    res.write(data ? data.subarray(sent, sent + size) : Buffer.alloc(size));
+    sent += size;
+  }, everyMs);
+  res.on('close', () => clearInterval(tick));
+}
+
+/**
+ * A port whose connections never complete: a process listening with a backlog of 1 that never accepts
+ * (its only thread sleeps). Once two connections fill the queue, the kernel drops further SYNs, so a new
+ * connect hangs until the client gives up: a real TCP connect timeout on loopback.
+ */
+async function unansweredPort(): Promise<{ port: number; close(): void }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('node:net').createServer();
+       s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+         process.stdout.write(s.address().port + '\\n');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+       });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const port = Number(await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+  const fillers: net.Socket[] = [];
+  for (let i = 0; i < 2; i++) {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.on('error', () => undefined);
+    fillers.push(s);
+    await new Promise((resolve) => s.once('connect', resolve));
+  }
+  return {
+    port,
+    close() {
+      for (const s of fillers) s.destroy();
+      child.kill('SIGKILL');
+    },
+  };
+}
+
 const resolver: Resolver = async (host) => {
   if (host === 'loopback.test' || host === 'images.public.test') return [{ address: '127.0.0.1', family: 4 }];
+  if (host === 'private.test') return [{ address: '10.0.0.5', family: 4 }];
   throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
 };
 
@@ -105,5 +162,75 @@ describe('image URLs through the API, with an allow-list', () => {
     } finally {
       await api.close();
     }
+  });
+});
+
+describe('image URLs through the API: time and size limits', () => {
+  let api: TestApi;
+  let account: Account;
+  before(async () => {
+    api = await startApi({
+      resolver,
+      env: {
+        OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
+        OUTPAINT_FETCH_CONNECT_TIMEOUT_MS: '300',
+        OUTPAINT_FETCH_TIMEOUT_MS: '800',
+      },
+    });
+    account = await api.newAccount();
+  });
+  after(() => api.close());
+
+  const refusedWithin = async (url: string, message: RegExp, maxMs: number) => {
+    const started = performance.now();
+    const res = await expand(api, account, url);
+    const ms = performance.now() - started;
+    assert.deepEqual([res.status, res.body.code], [400, 1201], JSON.stringify(res.body));
+    assert.match(res.body.message, message);
+    assert.ok(ms < maxMs, `answered after ${Math.round(ms)} ms`);
+    return ms;
+  };
+
+  it('gives up connecting after OUTPAINT_FETCH_CONNECT_TIMEOUT_MS', async () => {
+    const target = await unansweredPort();
+    try {
+      const ms = await refusedWithin(`http://127.0.0.1:${target.port}/a.png`, /^image: could not be downloaded: connect timed out$/, 700);
+      assert.ok(ms >= 250, `gave up after ${Math.round(ms)} ms, before the connect timeout`);
+    } finally {
+      target.close();
+    }
+  });
+
+  it('gives up on a body that trickles in after OUTPAINT_FETCH_TIMEOUT_MS in all', async () => {
+    // Each chunk comes well within any idle timeout; only the total deadline stops it (the whole takes minutes).
+    const ms = await refusedWithin(`http://127.0.0.1:${port}/dribble`, /^image: could not be downloaded: timed out after 800 ms$/, 1500);
+    assert.ok(ms >= 750, `gave up after ${Math.round(ms)} ms`);
+  });
+
+  it('gives up on a server that sends headers and then nothing', async () => {
+    await refusedWithin(`http://127.0.0.1:${port}/silent`, /^image: could not be downloaded: timed out after 800 ms$/, 1500);
+  });
+
+  it('stops reading a body without Content-Length as soon as it passes 10 MB', async () => {
+    await refusedWithin(`http://127.0.0.1:${port}/huge-chunked`, /^image: download exceeds the maximum of 10 MB$/, 5000);
+  });
+
+  it('judges every redirect hop again: names, IP literals, metadata, schemes, and counts them', async () => {
+    const hop = (to: string) => `http://127.0.0.1:${port}/redirect?to=${encodeURIComponent(to)}`;
+    const cases: [string, RegExp][] = [
+      [hop(`http://private.test:${port}/a.png`), /^image: URL refused: private\.test resolves to a private address$/],
+      [hop('http://169.254.169.254/latest/meta-data/'), /^image: URL refused: 169\.254\.169\.254 is a link-local address$/],
+      [hop('http://[::ffff:10.0.0.1]/a.png'), /^image: URL refused: ::ffff:a00:1 is a private address$/],
+      [hop('http://10.1.2.3/a.png'), /^image: URL refused: 10\.1\.2\.3 is a private address$/],
+      [hop('file:///etc/passwd'), /^image: URL scheme file is not supported; use http or https$/],
+      [`http://127.0.0.1:${port}/loop`, /^image: could not be downloaded: more than 5 redirects$/],
+    ];
+    for (const [url, message] of cases) {
+      const res = await expand(api, account, url);
+      assert.equal(res.body.code, 1201, url);
+      assert.match(res.body.message, message, url);
+    }
+    // A redirect to an allowed place is followed.
+    assert.equal((await expand(api, account, hop(`http://127.0.0.1:${port}/a.png`))).status, 200);
   });
 });
