@@ -75,3 +75,49 @@ test('tasks survive a SIGKILL mid-task and complete after restart, callbacks onc
     }
   }
 });
+
+test('a task interrupted more often than OUTPAINT_JOB_MAX_ATTEMPTS fails, saying why, with a callback', async (t) => {
+  const data = await tempDataDir();
+  t.after(() => data.cleanup());
+  const keys = await createKeys(data.dir, 'give-up');
+  const receiver = await startReceiver(keys.webhook_secret);
+  t.after(() => receiver.close());
+  const env = {
+    OUTPAINT_DATA_DIR: data.dir,
+    OUTPAINT_PORT: String(await freePort()),
+    OUTPAINT_WORKERS: '1',
+    OUTPAINT_JOB_LEASE_S: '1',
+    OUTPAINT_JOB_MAX_ATTEMPTS: '1',
+    OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
+  };
+  let server = await startServer(env);
+  t.after(() => stopServer(server, 'SIGKILL'));
+  const bearer = await token(keys);
+  const created = await api(server.url, 'POST', '/v1/images/editing/expand', bearer, {
+    image: (await scenePng(600, 400, 9)).toString('base64'),
+    left_expansion_ratio: 1,
+    n: 3,
+    callback_url: receiver.url,
+    external_task_id: 'doomed',
+  });
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  await waitFor('the task to be processing', async () =>
+    (await api(server.url, 'GET', '/v1/images/editing/expand/doomed', bearer)).body.data.task_status === 'processing',
+  );
+  assert.equal(await stopServer(server, 'SIGKILL'), 'SIGKILL');
+
+  server = await startServer(env);
+  const failed = await waitFor('the task to fail', async () => {
+    const q = await api(server.url, 'GET', '/v1/images/editing/expand/doomed', bearer);
+    return ['succeed', 'failed'].includes(q.body.data.task_status) ? q.body.data : null;
+  });
+  assert.equal(failed.task_status, 'failed');
+  assert.match(failed.task_status_msg, /^processing was interrupted 1 times?; giving up$/);
+  assert.equal(failed.final_unit_deduction, '0');
+  assert.deepEqual(failed.task_result.images, []);
+  const callback = await waitFor('the failed callback', async () =>
+    receiver.received.find((r) => r.body.task_status === 'failed'),
+  );
+  assert.equal(callback.body.task_status_msg, failed.task_status_msg);
+  assert.equal(callback.body.task_info.external_task_id, 'doomed');
+});
