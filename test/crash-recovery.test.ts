@@ -4,28 +4,35 @@
  * announced twice under different webhook ids.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { api, createKeys, freePort, startServer, stopServer, tempDataDir, token, waitFor } from './support/outpaint-process.js';
 import { scenePng } from './support/pictures.js';
 import { startReceiver } from './support/receiver.js';
 
-test('tasks survive a SIGKILL mid-task and complete after restart, callbacks once each', async (t) => {
+/**
+ * A data directory with a key, a callback receiver for its account, and the settings of a server on a
+ * fixed port (so that a restart keeps the URLs); everything is cleaned up after the test.
+ */
+async function setUp(t: TestContext, name: string, settings: Record<string, string>) {
   const data = await tempDataDir();
   t.after(() => data.cleanup());
-  const keys = await createKeys(data.dir, 'crash');
+  const keys = await createKeys(data.dir, name);
   const receiver = await startReceiver(keys.webhook_secret);
   t.after(() => receiver.close());
   const env = {
     OUTPAINT_DATA_DIR: data.dir,
     OUTPAINT_PORT: String(await freePort()),
     OUTPAINT_WORKERS: '1',
-    OUTPAINT_QUALITY: 'balanced',
-    OUTPAINT_JOB_LEASE_S: '2',
     OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
+    ...settings,
   };
+  return { keys, receiver, env, bearer: await token(keys) };
+}
+
+test('tasks survive a SIGKILL mid-task and complete after restart, callbacks once each', async (t) => {
+  const { receiver, env, bearer } = await setUp(t, 'crash', { OUTPAINT_QUALITY: 'balanced', OUTPAINT_JOB_LEASE_S: '2' });
   let server = await startServer(env);
   t.after(() => stopServer(server, 'SIGKILL'));
-  const bearer = await token(keys);
 
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) {
@@ -77,22 +84,9 @@ test('tasks survive a SIGKILL mid-task and complete after restart, callbacks onc
 });
 
 test('a task interrupted more often than OUTPAINT_JOB_MAX_ATTEMPTS fails, saying why, with a callback', async (t) => {
-  const data = await tempDataDir();
-  t.after(() => data.cleanup());
-  const keys = await createKeys(data.dir, 'give-up');
-  const receiver = await startReceiver(keys.webhook_secret);
-  t.after(() => receiver.close());
-  const env = {
-    OUTPAINT_DATA_DIR: data.dir,
-    OUTPAINT_PORT: String(await freePort()),
-    OUTPAINT_WORKERS: '1',
-    OUTPAINT_JOB_LEASE_S: '1',
-    OUTPAINT_JOB_MAX_ATTEMPTS: '1',
-    OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
-  };
+  const { receiver, env, bearer } = await setUp(t, 'give-up', { OUTPAINT_JOB_LEASE_S: '1', OUTPAINT_JOB_MAX_ATTEMPTS: '1' });
   let server = await startServer(env);
   t.after(() => stopServer(server, 'SIGKILL'));
-  const bearer = await token(keys);
   const created = await api(server.url, 'POST', '/v1/images/editing/expand', bearer, {
     image: (await scenePng(600, 400, 9)).toString('base64'),
     left_expansion_ratio: 1,
