@@ -3,13 +3,11 @@
  * directory, so tests exercise the real CLI, the real server and real files.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { SignJWT } from 'jose';
+import { signToken } from './jwt.js';
+import { tempDir } from './tmp.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -21,8 +19,8 @@ export interface Keys {
 }
 
 export async function tempDataDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'outpaint-test-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const dir = await tempDir();
+  return { dir: dir.path, cleanup: dir.remove };
 }
 
 /** `outpaint keys create --name NAME --json` against a data directory. */
@@ -33,14 +31,8 @@ export async function createKeys(dataDir: string, name = 'test'): Promise<Keys> 
   return JSON.parse(stdout) as Keys;
 }
 
-export async function token(keys: Keys, ttlSeconds = 1800): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuer(keys.access_key)
-    .setExpirationTime(now + ttlSeconds)
-    .setNotBefore(now - 5)
-    .sign(new TextEncoder().encode(keys.secret_key));
+export function token(keys: Keys, ttlSeconds = 1800): Promise<string> {
+  return signToken(keys.access_key, keys.secret_key, { expIn: ttlSeconds });
 }
 
 export async function freePort(): Promise<number> {
