@@ -93,7 +93,10 @@ async function main(): Promise<void> {
   const quick = args.includes('--quick');
   const repeats = quick ? 1 : 3;
   const input = await loadInput(1024, 640);
-  console.log(`engine-speed: quality=${quality}, input ${fs.existsSync(PHOTO_DIR) ? 'photo' : 'synthetic'} 1024×640, ${os.availableParallelism()} cores, node ${process.version}`);
+  const load = () => os.loadavg()[0].toFixed(2);
+  console.log(
+    `engine-speed: quality=${quality}, input ${fs.existsSync(PHOTO_DIR) ? 'photo' : 'synthetic'} 1024×640, ${os.availableParallelism()} cores, node ${process.version}, load ${load()}`,
+  );
 
   const perCase: number[] = [];
   for (const [name, ratios] of Object.entries(CONFIGS)) {
@@ -123,7 +126,9 @@ async function main(): Promise<void> {
   }
   await pool.close();
   const ratio = median(nine) / median(one);
-  console.log(`pool (${pool.threads} threads) wide: n=1 ${median(one).toFixed(3)} s, n=9 ${median(nine).toFixed(3)} s, ratio n=9/n=1 = ${ratio.toFixed(2)} (target ≤ 5)`);
+  console.log(
+    `pool (${pool.threads} threads) wide: n=1 ${median(one).toFixed(3)} s, n=9 ${median(nine).toFixed(3)} s, ratio n=9/n=1 = ${ratio.toFixed(2)} (target ≤ 5; load ${load()}: other processes on the 2 cores push it up)`,
+  );
 
   const small = runChild('small', quality);
   console.log(`peak RSS, 1024×640 cases (5 configs n=1 + n=9 pool): ${Number(small.maxRssMB).toFixed(0)} MB (target ≤ 600)`);

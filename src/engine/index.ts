@@ -45,7 +45,10 @@ export const TUNING: SolverTuning = {
   confidenceBase: 1.3,
   confidenceClampPatches: 2,
   reusePenalty: 0.05,
+  saliencyFloor: 0.05,
+  saliencyCap: 4,
   searchShrinkWithSimilar: 3,
+  finalRadiusFactor: 0.5,
   similarSweeps: 2,
 };
 
@@ -200,7 +203,7 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
     width: prep.width,
     height: prep.height,
     rect: prep.rect,
-    radius: Math.max(r, scale >> 1),
+    radius: Math.max(r, Math.round(TUNING.finalRadiusFactor * scale)),
     seamBand: Math.max(16, 2 * (2 * r + 1) * scale),
     checkCancelled,
   });

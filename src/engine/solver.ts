@@ -20,8 +20,13 @@ export interface SolverTuning {
   confidenceClampPatches: number;
   /** Penalty for reusing a source patch, as a fraction of the mean patch distance per extra use. */
   reusePenalty: number;
+  /** Bounds of the per-source saliency factor on the reuse penalty (mean 1). */
+  saliencyFloor: number;
+  saliencyCap: number;
   /** Random-search window shrink factor when look-alike sources are known (2 = the classic halving). */
   searchShrinkWithSimilar: number;
+  /** Full-resolution voting patch radius, in working-level cells (at least the patch radius in pixels). */
+  finalRadiusFactor: number;
   /** PatchMatch sweeps building the look-alike sources (0 = none). */
   similarSweeps: number;
 }
@@ -56,6 +61,12 @@ export class LevelSolver {
    * fewer random samples.
    */
   similar: Int32Array | null = null;
+  /**
+   * Per source centre, how visible a repeat of its patch would be: its gradient energy relative to the mean
+   * over all sources (a repeated flat patch is invisible, a repeated textured or structured one is a clone).
+   * Scales the reuse penalty.
+   */
+  private saliency: Float32Array | null = null;
 
   constructor(width: number, height: number, known: Rect, knownRgb: Float32Array, tuning: SolverTuning) {
     this.width = width;
@@ -376,6 +387,43 @@ export class LevelSolver {
     return sum;
   }
 
+  private computeSaliency(): Float32Array {
+    const { width, height, features } = this;
+    const s = this.sources;
+    const r = this.radius;
+    // Integral image of gradient energy, then a box sum per source patch.
+    const iw = width + 1;
+    const integral = new Float64Array(iw * (height + 1));
+    for (let y = 0; y < height; y++) {
+      let row = 0;
+      for (let x = 0; x < width; x++) {
+        const o = (y * width + x) * FEATURES;
+        row += features[o + 3] * features[o + 3] + features[o + 4] * features[o + 4];
+        integral[(y + 1) * iw + x + 1] = integral[y * iw + x + 1] + row;
+      }
+    }
+    const sal = new Float32Array(width * height);
+    let total = 0;
+    let count = 0;
+    for (let y = s.y0; y < s.y1; y++) {
+      for (let x = s.x0; x < s.x1; x++) {
+        const v =
+          integral[(y + r + 1) * iw + x + r + 1] - integral[(y - r) * iw + x + r + 1] - integral[(y + r + 1) * iw + x - r] + integral[(y - r) * iw + x - r];
+        sal[y * width + x] = v;
+        total += v;
+        count++;
+      }
+    }
+    const inv = count && total > 0 ? count / total : 0;
+    for (let y = s.y0; y < s.y1; y++) {
+      for (let x = s.x0; x < s.x1; x++) {
+        const i = y * width + x;
+        sal[i] = Math.min(this.tuning.saliencyCap, Math.max(this.tuning.saliencyFloor, sal[i] * inv));
+      }
+    }
+    return sal;
+  }
+
   /** Distances of the current field (after the estimate changed) and the reuse counts. */
   refreshDistances(): void {
     const { nnf, nnd, targets, usage } = this;
@@ -397,13 +445,14 @@ export class LevelSolver {
     const s = this.sources;
     const lambda = this.tuning.reusePenalty * this.meanDistance;
     const shrink = similar ? this.tuning.searchShrinkWithSimilar : 2;
+    const sal = this.saliency ?? (this.saliency = this.computeSaliency());
     const maxRadius = Math.max(s.x1 - s.x0, s.y1 - s.y0);
     const step = reverse ? -1 : 1;
     const n = targets.length;
     for (let k = reverse ? n - 1 : 0; k >= 0 && k < n; k += step) {
       const t = targets[k];
       let best = nnf[t];
-      let cost = nnd[t] + lambda * (usage[best] - 1);
+      let cost = nnd[t] + lambda * sal[best] * (usage[best] - 1);
       const tx = t % width;
       // Propagation: the neighbour's source shifted by one, if that neighbour is a target.
       for (let pass = 0; pass < 2; pass++) {
@@ -416,7 +465,7 @@ export class LevelSolver {
         const cx = cand % width;
         const cy = (cand - cx) / width;
         if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1 || cand === best) continue;
-        const bound = cost - lambda * usage[cand];
+        const bound = cost - lambda * sal[cand] * usage[cand];
         if (bound <= 0) continue;
         const d = this.patchDistance(t, cand, bound);
         if (d < bound) {
@@ -424,14 +473,14 @@ export class LevelSolver {
           usage[cand]++;
           best = cand;
           nnd[t] = d;
-          cost = d + lambda * (usage[cand] - 1);
+          cost = d + lambda * sal[cand] * (usage[cand] - 1);
         }
       }
       // Enrichment: the look-alike of the current best source.
       if (similar) {
         const cand = similar[best];
         if (cand >= 0 && cand !== best) {
-          const bound = cost - lambda * usage[cand];
+          const bound = cost - lambda * sal[cand] * usage[cand];
           if (bound > 0) {
             const d = this.patchDistance(t, cand, bound);
             if (d < bound) {
@@ -439,7 +488,7 @@ export class LevelSolver {
               usage[cand]++;
               best = cand;
               nnd[t] = d;
-              cost = d + lambda * (usage[cand] - 1);
+              cost = d + lambda * sal[cand] * (usage[cand] - 1);
             }
           }
         }
@@ -454,7 +503,7 @@ export class LevelSolver {
         cy = cy < s.y0 ? s.y0 : cy >= s.y1 ? s.y1 - 1 : cy;
         const cand = cy * width + cx;
         if (cand === best) continue;
-        const bound = cost - lambda * usage[cand];
+        const bound = cost - lambda * sal[cand] * usage[cand];
         if (bound <= 0) continue;
         const d = this.patchDistance(t, cand, bound);
         if (d < bound) {
@@ -462,7 +511,7 @@ export class LevelSolver {
           usage[cand]++;
           best = cand;
           nnd[t] = d;
-          cost = d + lambda * (usage[cand] - 1);
+          cost = d + lambda * sal[cand] * (usage[cand] - 1);
         }
       }
       nnf[t] = best;
