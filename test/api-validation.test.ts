@@ -88,13 +88,21 @@ describe('create: validation of every rule', () => {
       });
     }
     it('area (1 + left + right) × (1 + up + down) ≤ 3', () =>
-      refused({ image: png, up_expansion_ratio: 1, left_expansion_ratio: 1 }, 1201, /^expansion ratios: .*= 4 exceeds the maximum of 3/));
+      refused(
+        { image: png, up_expansion_ratio: 1, left_expansion_ratio: 1 },
+        1201,
+        'expansion ratios: (1 + left_expansion_ratio + right_expansion_ratio) × (1 + up_expansion_ratio + down_expansion_ratio) = (1 + 1 + 0) × (1 + 1 + 0) = 4 exceeds the maximum of 3',
+      ));
     it('exactly 3 passes', async () => {
       const res = await create({ image: png, up_expansion_ratio: 0.5, down_expansion_ratio: 0.5, left_expansion_ratio: 0.25, right_expansion_ratio: 0.25 });
       assert.equal(res.status, 200, JSON.stringify(res.body));
     });
     it('at least one above 0 (missing counts as 0)', async () => {
-      await refused({ image: png }, 1201, 'expansion ratios: at least one of up, down, left and right must be above 0');
+      await refused(
+        { image: png },
+        1201,
+        'expansion ratios: at least one of up, down, left and right must be above 0 (up_expansion_ratio, down_expansion_ratio, left_expansion_ratio, right_expansion_ratio; a missing one counts as 0)',
+      );
       await refused({ image: png, up_expansion_ratio: 0, down_expansion_ratio: 0 }, 1201, /at least one/);
     });
   });
@@ -122,6 +130,10 @@ describe('create: validation of every rule', () => {
       await refused({ image: png, up_expansion_ratio: 1, callback_url: 'not a url' }, 1201, 'callback_url: is not a valid URL');
       await refused({ image: png, up_expansion_ratio: 1, callback_url: 'ftp://example.com/x' }, 1201, 'callback_url: must be an http or https URL');
       await refused({ image: png, up_expansion_ratio: 1, callback_url: 'http://169.254.169.254/x' }, 1201, /^callback_url: .*link-local/);
+      await refused({ image: png, up_expansion_ratio: 1, callback_url: 'https://u:p@example.com/h' }, 1201, 'callback_url: must not contain credentials (user:password@)');
+    });
+    it('image URLs must not carry credentials', async () => {
+      await refused({ image: 'https://u:p@example.com/a.png', up_expansion_ratio: 1 }, 1201, 'image: URL must not contain credentials (user:password@)');
     });
     it('external_task_id must be a string', () =>
       refused({ image: png, up_expansion_ratio: 1, external_task_id: 12 }, 1201, 'external_task_id: must be a string'));

@@ -39,13 +39,18 @@ export function checkRatios(input: Partial<Record<keyof ExpansionRatios, unknown
   const area = (1 + out.left + out.right) * (1 + out.up + out.down);
   // A hair of tolerance so that ratios like 0.5/1.0 that multiply to exactly 3 in decimal pass in binary.
   if (area > LIMITS.maxArea + 1e-9) {
+    const { up, down, left, right } = RATIO_FIELDS;
     throw invalidParameter(
       'expansion ratios',
-      `(1 + left + right) × (1 + up + down) = ${round3(area)} exceeds the maximum of ${LIMITS.maxArea}`,
+      `(1 + ${left} + ${right}) × (1 + ${up} + ${down}) = (1 + ${out.left} + ${out.right}) × (1 + ${out.up} + ${out.down}) ` +
+        `= ${round3(area)} exceeds the maximum of ${LIMITS.maxArea}`,
     );
   }
   if (out.up === 0 && out.down === 0 && out.left === 0 && out.right === 0) {
-    throw invalidParameter('expansion ratios', 'at least one of up, down, left and right must be above 0');
+    throw invalidParameter(
+      'expansion ratios',
+      `at least one of up, down, left and right must be above 0 (${Object.values(RATIO_FIELDS).join(', ')}; a missing one counts as 0)`,
+    );
   }
   return out;
 }

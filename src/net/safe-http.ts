@@ -124,12 +124,12 @@ export function createSafeHttp(options: SafeHttpOptions): SafeHttp {
     try {
       url = new URL(raw);
     } catch {
-      throw new OutboundRequestError('bad_url', 'is not a valid URL');
+      throw new OutboundRequestError('bad_url', 'is not valid');
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new OutboundRequestError('bad_url', `scheme ${url.protocol.replace(/:$/, '')} is not supported; use http or https`);
     }
-    if (url.username || url.password) throw new OutboundRequestError('bad_url', 'URLs with credentials are not supported');
+    if (url.username || url.password) throw new OutboundRequestError('bad_url', 'must not contain credentials (user:password@)');
     const host = normaliseHost(url.hostname);
     if (!policy.hostAllowed(host)) {
       const why = policy.refusal(host);
