@@ -157,9 +157,13 @@ describe('safe HTTP client', () => {
     }
   });
 
-  it('refuses a callback to loopback', async () => {
-    const err = await refusal(guarded.post(`http://127.0.0.1:${port}/hook`, {}, '{}', { timeoutMs: 1000 }));
-    assert.equal(err.reason, 'blocked');
+  it('refuses a callback to loopback, by IP literal or by a name that resolves there, sending nothing', async () => {
+    posts.length = 0;
+    for (const url of [`http://127.0.0.1:${port}/hook`, `http://loopback.test:${port}/hook`, 'http://metadata.test/hook']) {
+      const err = await refusal(guarded.post(url, {}, '{}', { timeoutMs: 1000 }));
+      assert.equal(err.reason, 'blocked', url);
+    }
+    assert.deepEqual(posts, []);
   });
 });
 
