@@ -5,13 +5,16 @@
 # Prints one JSON line per case and method, then the summary table; contact sheets go to OUTDIR.
 set -euo pipefail
 checkout=$(cd "$(dirname "$0")/.." && pwd)
+# The checkout whose `npm run outpaint` is measured; point it at a snapshot (a copy of package.json, dist/
+# and a node_modules link) when others may rebuild dist/ during the run.
+prefix=${OUTPAINT_CHECKOUT:-$checkout}
 out=${1:-$checkout/.bench-out/quality}
 shift || true
 images=${OUTPAINT_BENCH_IMAGES:-$HOME/.cache/outpaint-bench/images}
 bench=${OUTPAINT_BENCH_SCRIPT:-$checkout/../shared/bench/outpaint_bench.py}
 [ -d "$images" ] || { echo "no images in $images: run ../shared/bench/get-images.sh" >&2; exit 2; }
-[ -f "$checkout/dist/src/cli/main.js" ] || (cd "$checkout" && npx tsc -p .)
+[ -f "$prefix/dist/src/cli/main.js" ] || (cd "$prefix" && npx tsc -p .)
 mkdir -p "$out"
 exec /usr/bin/python3 "$bench" --images "$images" --out "$out" --methods "${OUTPAINT_BENCH_METHODS:-telea,ns,gmic,project}" \
-  --project-cmd "npm --prefix $checkout run -s outpaint -- expand {input} --up {up} --down {down} --left {left} --right {right} --seed {seed} --output {output}" \
+  --project-cmd "npm --prefix $prefix run -s outpaint -- expand {input} --up {up} --down {down} --left {left} --right {right} --seed {seed} --output {output}" \
   "$@"
