@@ -80,7 +80,7 @@ describe('create: the image judged by content', () => {
       const bomb = blackPng(100_000, 100_000, 1);
       assert.ok(bomb.length < 1000, `${bomb.length} bytes`);
       const ms = await refused(bomb, 'image: 100000×100000 px exceeds the limit of 40,000,000 pixels');
-      assert.ok(ms < 2000, `took ${ms} ms`);
+      assert.ok(ms < 5000, `took ${ms} ms`);
     });
 
     it('refuses a fully valid 8000×6000 PNG of ~50 KB (48 megapixels)', async () => {

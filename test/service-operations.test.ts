@@ -157,7 +157,7 @@ test('callbacks follow no redirect and give a receiver OUTPAINT_CALLBACK_TIMEOUT
   assert.equal(lastError(ids.redirect), 'HTTP 307 (redirects are not followed)');
   const slow = arrivals.find((a) => a.path === '/slow')!;
   const waited = slow.closedAt! - slow.at;
-  assert.ok(waited >= 400 && waited < 2000, `the server hung up after ${waited} ms`);
+  assert.ok(waited >= 400 && waited < 4000, `the server hung up after ${waited} ms`);
   assert.match(lastError(ids.slow) ?? '', /timed out after 500 ms/);
   for (const a of arrivals) assert.match(String(a.headers['webhook-signature']), /^v1,/);
 });
