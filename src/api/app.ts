@@ -13,6 +13,7 @@ import type { SafeHttp } from '../net/safe-http.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { TaskStore } from '../storage/task-store.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import { megabytes } from '../util/format.js';
 import { createTaskService } from '../tasks/service.js';
 import { createAuthenticator, type Authenticator, type Caller } from './auth.js';
 import { FILE_ROUTE, registerRoutes } from './routes.js';
@@ -226,7 +227,7 @@ export function toApiError(error: unknown, maxBodyBytes: number): ApiError {
     case 'FST_ERR_BAD_URL':
       return new ApiError('INVALID_REQUEST', 'the request URL is not valid (bad percent-encoding)');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError('INVALID_PARAMETER', `body: the request body exceeds ${formatMB(maxBodyBytes)} MB`);
+      return new ApiError('INVALID_PARAMETER', `body: the request body exceeds ${megabytes(maxBodyBytes)}`);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new ApiError('INVALID_REQUEST', 'the request body is not valid JSON');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -245,9 +246,4 @@ export function toApiError(error: unknown, maxBodyBytes: number): ApiError {
     return new ApiError('INVALID_REQUEST');
   }
   return new ApiError('INTERNAL');
-}
-
-function formatMB(bytes: number): string {
-  const mb = bytes / (1024 * 1024);
-  return Number.isInteger(mb) ? String(mb) : mb.toFixed(1);
 }

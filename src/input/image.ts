@@ -6,6 +6,7 @@
 import sharp from 'sharp';
 import { invalidParameter } from '../errors.js';
 import type { RasterImage } from '../engine/types.js';
+import { megabytes } from '../util/format.js';
 import { checkImageSize, LIMITS } from './rules.js';
 
 export type ImageFormat = 'jpeg' | 'png';
@@ -44,7 +45,7 @@ export function sniffFormat(bytes: Buffer): ImageFormat | null {
 export async function decodeImage(bytes: Buffer, opts: DecodeOptions): Promise<DecodedImage> {
   if (bytes.length === 0) throw invalidParameter('image', 'is empty');
   if (bytes.length > LIMITS.maxImageBytes) {
-    throw invalidParameter('image', `${formatMB(bytes.length)} exceeds the maximum of 10 MB`);
+    throw invalidParameter('image', `${megabytes(bytes.length)} exceeds the maximum of ${megabytes(LIMITS.maxImageBytes)}`);
   }
   const format = sniffFormat(bytes);
   if (!format) {
@@ -97,8 +98,4 @@ export async function toRaster(bytes: Buffer, maxPixels = Number.MAX_SAFE_INTEGE
     .toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`decoder returned ${info.channels} channels, expected 3`);
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: 3 };
-}
-
-function formatMB(n: number): string {
-  return `${(n / (1024 * 1024)).toFixed(1)} MB`;
 }

@@ -11,6 +11,7 @@ import { promises as dns } from 'node:dns';
 import type { LookupAddress } from 'node:dns';
 import type { Socket } from 'node:net';
 import { Agent, buildConnector, request } from 'undici';
+import { megabytes } from '../util/format.js';
 import { createAddressPolicy, normaliseHost, type AddressPolicy } from './address-policy.js';
 
 export type Resolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
@@ -233,8 +234,7 @@ function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
 }
 
 function tooLarge(maxBytes: number): OutboundRequestError {
-  const mb = maxBytes / (1024 * 1024);
-  return new OutboundRequestError('too_large', `exceeds the maximum of ${Number.isInteger(mb) ? mb : mb.toFixed(1)} MB`);
+  return new OutboundRequestError('too_large', `exceeds the maximum of ${megabytes(maxBytes)}`);
 }
 
 /** Maps whatever undici or the guard threw to an OutboundRequestError with a client-safe message. */
