@@ -305,6 +305,27 @@ describe('CallbackDispatcher', () => {
     assert.equal(later.attempts, 1);
   });
 
+  it('loses no pending delivery across a restart: the next process delivers it under the same webhook-id', async () => {
+    // The receiver is unavailable at first: the attempt fails and is rescheduled a minute later.
+    const r = await receiver((n, _req, res) => res.writeHead(n === 0 ? 503 : 200).end());
+    const body = await taskWithCallback(`${r.url}/hook`);
+    const first = dispatcher({ backoffBaseMs: 60_000, backoffMaxMs: 60_000, random: () => 1 });
+    first.start();
+    await waitFor('the failed attempt', () => r.received.length === 1);
+    await first.stop();
+    await backend.close(); // the process goes away
+
+    // A new process on the same data directory, a minute later.
+    backend = openSqliteBackend(dir.path);
+    assert.equal(await backend.tasks.pendingCallbacks(), 1);
+    dispatcher({ now: () => Date.now() + 61_000 }).start();
+    await waitFor('the redelivery', async () => (await backend.tasks.pendingCallbacks()) === 0);
+    assert.equal(r.received.length, 2);
+    assert.equal(r.received[1].headers['webhook-id'], r.received[0].headers['webhook-id']);
+    assert.equal(r.received[1].body, body);
+    assert.equal(r.received[1].signatureError, null);
+  });
+
   it('lets two dispatchers share one outbox without sending anything twice', async () => {
     const r = await receiver((_n, _req, res) => res.end());
     for (let i = 0; i < 10; i++) await taskWithCallback(`${r.url}/hook`);
