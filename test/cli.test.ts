@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { CLI, startServer, stopServer, tempDataDir } from './support/outpaint-process.js';
+import { api, CLI, startServer, stopServer, tempDataDir, token } from './support/outpaint-process.js';
 
 const run = promisify(execFile);
 
@@ -17,7 +17,15 @@ async function outpaint(args: string[], env: Record<string, string> = {}) {
 }
 
 test('every command has --help', async () => {
-  for (const args of [['--help'], ['serve', '--help'], ['keys', '--help'], ['keys', 'create', '--help'], ['expand', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['serve', '--help'],
+    ['keys', '--help'],
+    ['keys', 'create', '--help'],
+    ['keys', 'list', '--help'],
+    ['keys', 'revoke', '--help'],
+    ['expand', '--help'],
+  ]) {
     const r = await outpaint(args);
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stdout, /Usage: outpaint/);
@@ -67,4 +75,20 @@ test('the first start creates a key and prints it once; the next start does not'
   const second = await startServer(env);
   assert.equal(await stopServer(second), 0);
   assert.doesNotMatch(second.stderr(), /secret key/);
+});
+
+test('keys made and revoked with the CLI take effect on a running server (they live in its database)', async (t) => {
+  const data = await tempDataDir();
+  t.after(() => data.cleanup());
+  const env = { OUTPAINT_DATA_DIR: data.dir, OUTPAINT_PORT: '0', OUTPAINT_WORKERS: '1' };
+  const server = await startServer(env);
+  t.after(() => stopServer(server));
+  const key = JSON.parse((await outpaint(['keys', 'create', '--name', 'late', '--json'], env)).stdout);
+  const ok = await api(server.url, 'GET', '/v1/images/editing/expand', await token(key));
+  assert.equal(ok.status, 200, 'a key created while the server runs works at once');
+  assert.equal((await outpaint(['keys', 'revoke', key.access_key], env)).code, 0);
+  // A token the server has not seen yet is checked against the database: refused at once.
+  const refused = await api(server.url, 'GET', '/v1/images/editing/expand', await token(key, 600));
+  assert.deepEqual([refused.status, refused.body.code], [401, 1002]);
+  assert.match(refused.body.message, /revoked/);
 });
