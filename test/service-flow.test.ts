@@ -81,9 +81,20 @@ test('a task goes submitted → processing → succeed, with signed callbacks an
     assert.match(meta.xmp?.toString() ?? '', /digitalsourcetype/i, 'machine-generated metadata');
     const marked = await fetch(img.watermark_url);
     assert.equal(marked.status, 200);
-    const markedRaw = await sharp(Buffer.from(await marked.arrayBuffer())).raw().toBuffer();
+    const markedPng = Buffer.from(await marked.arrayBuffer());
+    assert.match((await sharp(markedPng).metadata()).xmp?.toString() ?? '', /digitalsourcetype/i, 'the copy is labelled too');
+    const markedRaw = await sharp(markedPng).raw().toBuffer();
     assert.equal(markedRaw.length, raw.length);
     assert.ok(!markedRaw.equals(raw), 'the watermarked copy differs from the clean image');
+    // A small mark in the bottom-right corner: every changed pixel is there, and they are few.
+    let changed = 0;
+    for (let p = 0; p < geo.width * geo.height; p++) {
+      if (markedRaw[p * 3] === raw[p * 3] && markedRaw[p * 3 + 1] === raw[p * 3 + 1] && markedRaw[p * 3 + 2] === raw[p * 3 + 2]) continue;
+      changed++;
+      const [x, y] = [p % geo.width, Math.floor(p / geo.width)];
+      assert.ok(x >= geo.width / 2 && y >= geo.height * 0.75, `pixel ${x},${y} changed outside the corner`);
+    }
+    assert.ok(changed > 0 && changed < geo.width * geo.height * 0.05, `${changed} pixels changed`);
     pixels.push(raw);
   }
   assert.ok(!pixels[0].equals(pixels[1]), 'the n images differ from each other');
