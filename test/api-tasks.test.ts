@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { call, startApi, type Account, type TestApi } from './support/http.js';
 import { makePng } from './support/images.js';
@@ -280,6 +281,68 @@ describe('the envelope, routing errors, rate limit, health', () => {
     } finally {
       api.setReady(true);
     }
+  });
+});
+
+/** Talks HTTP/1.1 by hand on one connection: writes each part in turn, returns everything answered. */
+async function rawHttp(base: string, parts: (string | (() => Promise<unknown>))[]): Promise<string> {
+  const socket = net.connect({ port: Number(new URL(base).port), host: '127.0.0.1' });
+  let answered = '';
+  socket.on('data', (d: Buffer) => (answered += d.toString()));
+  const closed = new Promise((resolve) => socket.on('close', resolve));
+  socket.on('error', () => undefined);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  for (const part of parts) {
+    if (typeof part === 'string') socket.write(part);
+    else await part();
+  }
+  await Promise.race([closed, new Promise((r) => setTimeout(r, 1000))]);
+  socket.destroy();
+  return answered;
+}
+
+/** The JSON bodies of the responses in a raw HTTP exchange. */
+function bodies(answered: string): any[] {
+  return [...answered.matchAll(/\r\n\r\n(\{[^\r\n]*?\})(?=HTTP\/1\.1|$)/g)].map((m) => JSON.parse(m[1]));
+}
+
+describe('answers outside the routes stay in the envelope', () => {
+  it('1200 for HTTP that cannot be parsed, and the connection is closed', async () => {
+    const api = await startApi();
+    try {
+      const answered = await rawHttp(api.url, ['NOT HTTP AT ALL\r\n\r\n']);
+      assert.match(answered, /^HTTP\/1\.1 400 /);
+      assert.match(answered, /connection: close/i);
+      const [body] = bodies(answered);
+      assert.deepEqual([body.code, body.message], [1200, 'the request is not valid HTTP']);
+      assert.match(answered, new RegExp(`x-request-id: ${body.request_id}`, 'i'));
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('503 / 5001 for a request that reaches a closing server on an open connection', async () => {
+    const api = await startApi();
+    const account = await api.newAccount();
+    let closing: Promise<unknown> = Promise.resolve();
+    const answered = await rawHttp(api.url, [
+      // A create whose body is still on its way when the server starts closing …
+      `POST ${EXPAND} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${account.key.secretKey}\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 11\r\n\r\n{"image"',
+      async () => {
+        await new Promise((r) => setTimeout(r, 100)); // the server has the request
+        closing = api.app.close();
+        await new Promise((r) => setTimeout(r, 100));
+      },
+      // … is finished (and answered), and one more request follows on the same connection.
+      ':5}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+    ]);
+    await closing;
+    await api.close();
+    const [first, second] = bodies(answered);
+    assert.equal(first.code, 1201, 'the request in flight was answered');
+    assert.deepEqual([second.code, second.message], [5001, 'the server is shutting down; retry shortly']);
+    assert.match(answered, /HTTP\/1\.1 503 [^]*connection: close/i);
   });
 });
 

@@ -3,6 +3,8 @@
  * rate limit, validation, the one error handler and the OpenAPI document; routes.ts holds the routes.
  */
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -65,6 +67,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     childLoggerFactory: (logger) => logger,
     bodyLimit: config.maxBodyBytes,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    // While closing, a request that still arrives on an open connection is answered in the envelope (the
+    // onRequest hook below), not with Fastify's own 503 body; so is HTTP that Node cannot parse.
+    return503OnClosing: false,
+    clientErrorHandler: answerClientError,
     // Undecodable URLs are refused by the router before any hook: answer them in the envelope too.
     frameworkErrors: (error, request, reply) => {
       (reply as FastifyReply).header('x-request-id', request.id);
@@ -108,10 +114,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done();
   });
 
-  // Every answer carries its request id, errors and 404s included. Then identify the caller first (so
-  // the rate limit can count per account), refuse later (so failed logins count too).
+  // Every answer carries its request id, errors and 404s included. A server that is closing (graceful
+  // shutdown) tells a request still arriving on an open connection to come back, and closes it. Then
+  // identify the caller first (so the rate limit can count per account), refuse later (so failed logins
+  // count too).
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if (closing) {
+      reply.header('connection', 'close');
+      return done(new ApiError('UNAVAILABLE', 'the server is shutting down; retry shortly'));
+    }
     if (!request.routeOptions.config.auth) return done();
     const known = authenticator.cached(request.headers.authorization);
     if (known) {
@@ -209,6 +226,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerRoutes(app, { service, urls: deps.urls, ready: deps.ready });
   return app;
+}
+
+/**
+ * Requests Node's HTTP parser refuses (malformed HTTP, headers too large, too slow to arrive) never reach
+ * Fastify; they are answered here, in the envelope (1200), and the connection is closed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'the request did not arrive in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'the request headers are too large']
+        : [400, 'the request is not valid HTTP'];
+  const requestId = randomUUID();
+  const body = JSON.stringify({ code: ERRORS.INVALID_REQUEST.code, message, request_id: requestId });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /** The error envelope: the one place errors are logged and answered. */
