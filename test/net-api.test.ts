@@ -22,6 +22,7 @@ before(async () => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/a.png') res.writeHead(200, { 'content-type': 'image/png' }).end(png);
     else if (url.pathname === '/a.gif') res.writeHead(200, { 'content-type': 'image/png' }).end(gif);
+    else if (url.pathname === '/named.gif') res.writeHead(200, { 'content-type': 'image/gif' }).end(png);
     else if (url.pathname === '/redirect') res.writeHead(302, { location: url.searchParams.get('to') ?? '/a.png' }).end();
     else if (url.pathname === '/huge') res.writeHead(200, { 'content-length': String(11 * 1024 * 1024) }).end();
     else if (url.pathname === '/huge-chunked') streamChunked(res, 11 * 1024 * 1024, 64 * 1024, 1);
@@ -147,6 +148,9 @@ describe('image URLs through the API, with an allow-list', () => {
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
       const task = await api.storage.tasks.get(account.key.accountId, ok.body.data.task_id);
       assert.deepEqual([task?.inputWidth, task?.inputHeight], [400, 300]);
+      // Judged by content, not by name or Content-Type: a PNG called .gif and served as image/gif is fine.
+      const named = await expand(api, account, `http://127.0.0.1:${port}/named.gif`);
+      assert.equal(named.status, 200, JSON.stringify(named.body));
 
       const cases: [string, RegExp][] = [
         [`http://127.0.0.1:${port}/a.gif`, /^image: GIF is not supported/],
