@@ -148,3 +148,21 @@ test('SIGTERM past the grace: the job is handed back (attempt not counted) and c
   assert.equal(await stopServer(server), 0);
   server = null;
 });
+
+test('a second signal during the grace stops at once; the job keeps its lease, to be retried like after a crash', async () => {
+  server = await startServer({ ...env, OUTPAINT_SHUTDOWN_GRACE_S: '60' });
+  const bearer = await token(keys);
+  const { taskId } = await createLongTask(server.url, bearer);
+  await processing(server.url, bearer, taskId);
+  server.child.kill('SIGTERM');
+  await waitFor('the shutdown to begin', async () => /SIGTERM: finishing running jobs/.test(server!.stderr()), 5000);
+  const signalled = Date.now();
+  server.child.kill('SIGINT');
+  assert.equal(await server.exited, 1);
+  assert.ok(Date.now() - signalled < 3000, 'stopped at once');
+  assert.match(server.stderr(), /SIGINT again: stopping now/);
+  server = null;
+  const { status, job } = rows(taskId);
+  assert.equal(status, 'processing');
+  assert.equal(job?.state, 'running', 'still leased: the next start retries it once the lease runs out');
+});

@@ -21,7 +21,12 @@ export function registerServeCommand(program: Command): void {
       // Handlers first: a supervisor may signal as soon as it reads the banner.
       let stopping = false;
       const stop = (signal: string) => {
-        if (stopping) return;
+        if (stopping) {
+          // A second signal: stop now. Running jobs keep their lease and are picked up again after it
+          // (OUTPAINT_JOB_LEASE_S), as after a crash; nothing accepted is lost.
+          say(`${signal} again: stopping now; running jobs are retried after their lease`);
+          process.exit(1);
+        }
         stopping = true;
         say(`${signal}: finishing running jobs (up to ${config.shutdownGraceMs / 1000} s), then stopping`);
         server.close().then(
