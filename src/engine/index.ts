@@ -103,8 +103,11 @@ export function plan(inputWidth: number, inputHeight: number, ratios: ExpansionR
     if (Math.min(k.x1 - k.x0, k.y1 - k.y0) < 4 * r + 3 || Math.min(next.width, next.height) < 2 * r + 3) break;
     levels.push(next);
   }
+  // Big canvases get a finer working level (at most 64 output pixels per working cell, i.e. scale 8) so the
+  // final vote does not stretch one cell over 16×16 pixels; cost stays bounded by the 1/64 ratio.
+  const workingPixels = Math.max(preset.workingPixels, Math.ceil((g.width * g.height) / 64));
   let working = 0;
-  while (working < levels.length - 1 && levels[working].width * levels[working].height > preset.workingPixels) working++;
+  while (working < levels.length - 1 && levels[working].width * levels[working].height > workingPixels) working++;
   const iterations: number[] = [];
   for (let l = levels.length - 1, i = 0; l >= working; l--, i++) {
     iterations.push(Math.max(preset.minIterations, Math.round(preset.coarseIterations * Math.pow(preset.iterationDecay, i))));
