@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -165,4 +166,26 @@ test('a second signal during the grace stops at once; the job keeps its lease, t
   const { status, job } = rows(taskId);
   assert.equal(status, 'processing');
   assert.equal(job?.state, 'running', 'still leased: the next start retries it once the lease runs out');
+});
+
+test('SIGTERM is not held up by a client that stalls mid-upload: it is cut off after the grace', { timeout: 30_000 }, async () => {
+  server = await startServer({ ...env, OUTPAINT_SHUTDOWN_GRACE_S: '0.5' });
+  const socket = net.connect({ port: Number(new URL(server.url).port), host: '127.0.0.1' });
+  socket.on('error', () => undefined);
+  await new Promise((resolve) => socket.once('connect', resolve));
+  // Headers and the first bytes of a body that never comes.
+  socket.write(
+    `POST ${EXPAND} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${keys.secret_key}\r\n` +
+      'Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"image": "',
+  );
+  const cutOff = new Promise((resolve) => socket.once('close', resolve));
+  await new Promise((r) => setTimeout(r, 200));
+  const signalled = Date.now();
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0);
+  server = null;
+  const took = Date.now() - signalled;
+  assert.ok(took < 5000, `stopped ${took} ms after SIGTERM`);
+  await cutOff;
+  socket.destroy();
 });

@@ -71,6 +71,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // onRequest hook below), not with Fastify's own 503 body; so is HTTP that Node cannot parse.
     return503OnClosing: false,
     clientErrorHandler: answerClientError,
+    // Fastify turns Node's limit off; without one, a client that stalls mid-upload holds its connection
+    // (and a graceful shutdown) forever. Node's own default: 5 minutes for a whole request to arrive.
+    requestTimeout: 300_000,
     // Undecodable URLs are refused by the router before any hook: answer them in the envelope too.
     frameworkErrors: (error, request, reply) => {
       (reply as FastifyReply).header('x-request-id', request.id);
@@ -121,6 +124,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
+    // Requests in flight get the shutdown grace to finish; a client still sending after it (a stalled
+    // upload) is cut off, so that closing never waits on a client.
+    const cutOff = setTimeout(() => app.server.closeAllConnections(), config.shutdownGraceMs);
+    cutOff.unref();
+    app.server.once('close', () => clearTimeout(cutOff));
     done();
   });
   app.addHook('onRequest', (request, reply, done) => {
