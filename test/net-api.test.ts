@@ -74,12 +74,19 @@ async function unansweredPort(): Promise<{ port: number; close(): void }> {
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = Number(await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+  // Fill the accept queue (on Linux it holds backlog + 1): until a connection no longer completes.
   const fillers: net.Socket[] = [];
-  for (let i = 0; i < 2; i++) {
+  for (let full = false; !full && fillers.length < 16; ) {
     const s = net.connect({ port, host: '127.0.0.1' });
     s.on('error', () => undefined);
     fillers.push(s);
-    await new Promise((resolve) => s.once('connect', resolve));
+    full = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(true), 300);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
   }
   return {
     port,
