@@ -74,17 +74,17 @@ async function unansweredPort(): Promise<{ port: number; close(): void }> {
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = Number(await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()))));
-  // Fill the accept queue (on Linux it holds backlog + 1): until a connection no longer completes.
+  // Fill the accept queue: on Linux it holds backlog + 1 = 2 connections; the next SYN is dropped.
   const fillers: net.Socket[] = [];
-  for (let full = false; !full && fillers.length < 16; ) {
+  for (let i = 0; i < 2; i++) {
     const s = net.connect({ port, host: '127.0.0.1' });
     s.on('error', () => undefined);
     fillers.push(s);
-    full = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(true), 300);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000); // a shorter queue: already full
       s.once('connect', () => {
         clearTimeout(timer);
-        resolve(false);
+        resolve();
       });
     });
   }
@@ -184,7 +184,6 @@ describe('image URLs through the API: time and size limits', () => {
       resolver,
       env: {
         OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
-        OUTPAINT_FETCH_CONNECT_TIMEOUT_MS: '300',
         OUTPAINT_FETCH_TIMEOUT_MS: '800',
       },
     });
@@ -202,13 +201,22 @@ describe('image URLs through the API: time and size limits', () => {
     return ms;
   };
 
-  it('gives up connecting after OUTPAINT_FETCH_CONNECT_TIMEOUT_MS (not the total timeout: the message tells them apart)', async () => {
+  it('gives up connecting after OUTPAINT_FETCH_CONNECT_TIMEOUT_MS, well before the total timeout', async () => {
+    // undici's connect timer ticks every half second, so the two limits are set far apart.
+    const patient = await startApi({
+      resolver,
+      env: { OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1', OUTPAINT_FETCH_CONNECT_TIMEOUT_MS: '300', OUTPAINT_FETCH_TIMEOUT_MS: '10000' },
+    });
     const target = await unansweredPort();
     try {
-      const ms = await refusedWithin(`http://127.0.0.1:${target.port}/a.png`, /^image: could not be downloaded: connect timed out$/, 3000);
-      assert.ok(ms >= 250, `gave up after ${Math.round(ms)} ms, before the connect timeout`);
+      const started = performance.now();
+      const res = await expand(patient, await patient.newAccount(), `http://127.0.0.1:${target.port}/a.png`);
+      const ms = performance.now() - started;
+      assert.deepEqual([res.body.code, res.body.message], [1201, 'image: could not be downloaded: connect timed out']);
+      assert.ok(ms >= 250 && ms < 5000, `gave up after ${Math.round(ms)} ms`);
     } finally {
       target.close();
+      await patient.close();
     }
   });
 
