@@ -98,6 +98,21 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
   }
 
   const corr = new Float64Array(3);
+  let window = 0;
+  let contributions = 0;
+  // Adds the side's mean difference over [i - window, i + window] to corr (a named function, not a closure
+  // per pixel).
+  const addSide = (pre: Float64Array | null, i: number, n: number): void => {
+    if (!pre) return;
+    const a = Math.max(0, i - window);
+    const b = Math.min(n, i + window + 1);
+    const cnt = pre[b * 4 + 3] - pre[a * 4 + 3];
+    if (cnt <= 0) return;
+    corr[0] += (pre[b * 4] - pre[a * 4]) / cnt;
+    corr[1] += (pre[b * 4 + 1] - pre[a * 4 + 1]) / cnt;
+    corr[2] += (pre[b * 4 + 2] - pre[a * 4 + 2]) / cnt;
+    contributions++;
+  };
   const correction = (x: number, y: number): number => {
     // Nearest point of the original and its side(s). Like a membrane solution, the correction is exact next
     // to the border and smoother further out (the averaging window grows with the distance), and it fades
@@ -108,25 +123,14 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
     if (d >= band) return 0;
     const f = (1 - (d - 1) / band) * (1 - (d - 1) / band);
     corr[0] = corr[1] = corr[2] = 0;
-    let wsum = 0;
-    const window = Math.floor(d) - 1;
+    contributions = 0;
+    window = Math.floor(d) - 1;
     const ix = Math.min(Math.max(x, rect.x0), rect.x1 - 1) - rect.x0;
     const iy = Math.min(Math.max(y, rect.y0), rect.y1 - 1) - rect.y0;
-    const add = (pre: Float64Array | null, i: number, n: number): void => {
-      if (!pre) return;
-      const a = Math.max(0, i - window);
-      const b = Math.min(n, i + window + 1);
-      const cnt = pre[b * 4 + 3] - pre[a * 4 + 3];
-      if (cnt <= 0) return;
-      corr[0] += (pre[b * 4] - pre[a * 4]) / cnt;
-      corr[1] += (pre[b * 4 + 1] - pre[a * 4 + 1]) / cnt;
-      corr[2] += (pre[b * 4 + 2] - pre[a * 4 + 2]) / cnt;
-      wsum++;
-    };
-    if (dy > 0) add(y < rect.y0 ? sides.top : sides.bottom, ix, rw);
-    if (dx > 0) add(x < rect.x0 ? sides.left : sides.right, iy, rect.y1 - rect.y0);
-    if (wsum === 0) return 0;
-    const k = f / wsum;
+    if (dy > 0) addSide(y < rect.y0 ? sides.top : sides.bottom, ix, rw);
+    if (dx > 0) addSide(x < rect.x0 ? sides.left : sides.right, iy, rect.y1 - rect.y0);
+    if (contributions === 0) return 0;
+    const k = f / contributions;
     corr[0] *= k;
     corr[1] *= k;
     corr[2] *= k;

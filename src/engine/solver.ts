@@ -168,22 +168,28 @@ export class LevelSolver {
       }
       return count ? sum / count : bound;
     };
+    // State of the pixel being grown, shared with `consider` (one function, not a closure per pixel).
+    let p = 0;
+    let px = 0;
+    let py = 0;
+    let best = -1;
+    let bestD = Infinity;
+    const consider = (cx: number, cy: number): void => {
+      if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1) return;
+      const c = cy * width + cx;
+      if (c === best) return;
+      const d = maskedDistance(p, px, py, c, Infinity);
+      if (d < bestD) {
+        bestD = d;
+        best = c;
+      }
+    };
     for (let k = 0; k < order.length; k++) {
-      const p = order[k];
-      const px = p % width;
-      const py = (p - px) / width;
-      let best = -1;
-      let bestD = Infinity;
-      const consider = (cx: number, cy: number): void => {
-        if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1) return;
-        const c = cy * width + cx;
-        if (c === best) return;
-        const d = maskedDistance(p, px, py, c, Infinity);
-        if (d < bestD) {
-          bestD = d;
-          best = c;
-        }
-      };
+      p = order[k];
+      px = p % width;
+      py = (p - px) / width;
+      best = -1;
+      bestD = Infinity;
       for (let dy = -1; dy <= 1; dy++) {
         for (let dx = -1; dx <= 1; dx++) {
           const nx = px + dx;
@@ -252,26 +258,30 @@ export class LevelSolver {
     // by the best so far (cheaper than scoring a random start for every source).
     dist.fill(Infinity);
     const maxRadius = Math.max(sw, sh);
+    const shrinkBy = 3;
+    // State of the source being matched, shared with `consider` (one function, not a closure per pixel).
+    let i = 0;
+    let best = -1;
+    let bestD = Infinity;
+    const consider = (cx: number, cy: number): void => {
+      if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1) return;
+      const c = cy * width + cx;
+      if (c === best || !apart(i, c)) return;
+      const d = this.patchDistance(i, c, bestD);
+      if (d < bestD) {
+        bestD = d;
+        best = c;
+      }
+    };
     for (let sweep = 0; sweep < sweeps; sweep++) {
       const step = sweep & 1 ? -1 : 1;
       const yStart = step > 0 ? s.y0 : s.y1 - 1;
       const xStart = step > 0 ? s.x0 : s.x1 - 1;
       for (let y = yStart; y >= s.y0 && y < s.y1; y += step) {
         for (let x = xStart; x >= s.x0 && x < s.x1; x += step) {
-          const i = y * width + x;
-          let best = similar[i];
-          let bestD = dist[i];
-          const shrinkBy = 3;
-          const consider = (cx: number, cy: number): void => {
-            if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1) return;
-            const c = cy * width + cx;
-            if (c === best || !apart(i, c)) return;
-            const d = this.patchDistance(i, c, bestD);
-            if (d < bestD) {
-              bestD = d;
-              best = c;
-            }
-          };
+          i = y * width + x;
+          best = similar[i];
+          bestD = dist[i];
           const px = x - step;
           if (px >= s.x0 && px < s.x1 && similar[i - step] >= 0) {
             const nb = similar[i - step];
