@@ -33,6 +33,8 @@ interface Preset {
   minIterations: number;
 }
 
+// PRESETS, TUNING and GREEDY are exported for parameter sweeps (docs/engine.md); the service treats them
+// as constants. Changing them changes every result's bytes.
 export const PRESETS: Record<QualityPreset, Preset> = {
   fast: { workingPixels: 90_000, coarsestSide: 64, coarseIterations: 8, iterationDecay: 0.5, minIterations: 2 },
   balanced: { workingPixels: 200_000, coarsestSide: 72, coarseIterations: 12, iterationDecay: 0.6, minIterations: 3 },
@@ -52,6 +54,7 @@ export const TUNING: SolverTuning = {
   similarSweeps: 2,
 };
 
+/** Coarsest-level start: onion peel (greedyFill) with this many random candidates per pixel, or a random field. */
 export const GREEDY = { enabled: true, randomCandidates: 48 };
 
 /** Everything about a job that does not depend on the seed: computed once, shared by its n results. */
