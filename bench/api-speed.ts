@@ -138,8 +138,8 @@ try {
 
   // 4. healthz while both cores expand images (the creates above keep the engine busy)
   // Probes as a load balancer sends them (one at a time, every 10 ms), while the engine works through
-  // the tasks created above and two of n=9 on both cores.
-  for (let i = 0; i < 2; i++) {
+  // the tasks created above and four of n=9 on both cores.
+  for (let i = 0; i < 4; i++) {
     await api(server.url, 'POST', '/v1/images/editing/expand', bearer, { image: photo.toString('base64'), left_expansion_ratio: 0.5, n: 9 });
   }
   const probes: number[] = [];

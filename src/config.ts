@@ -95,7 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxPixels: num('OUTPAINT_MAX_PIXELS', 90_000),
     accountConcurrency: num('OUTPAINT_ACCOUNT_CONCURRENCY', 1),
     rateLimitPerMinute: num('OUTPAINT_RATE_LIMIT', 1),
-    maxQueuedJobs: num('OUTPAINT_MAX_QUEUE', 0),
+    maxQueuedJobs: num('OUTPAINT_MAX_QUEUE', 1),
     jobLeaseMs: num('OUTPAINT_JOB_LEASE_S', 1, false) * 1000,
     jobMaxAttempts: num('OUTPAINT_JOB_MAX_ATTEMPTS', 1),
     fetchTimeoutMs: num('OUTPAINT_FETCH_TIMEOUT_MS', 1),

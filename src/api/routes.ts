@@ -65,6 +65,8 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     },
     async (request) => {
       const task = await service.create(account(request), toExpandRequest(request.body));
+      // Ties the request id to the task for whoever reads the logs later.
+      request.log.info({ request_id: request.id, task_id: task.id, n: task.params.n }, 'task created');
       return ok(request, presentCreatedTask(task));
     },
   );

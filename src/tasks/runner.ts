@@ -140,7 +140,7 @@ export class JobRunner {
       await this.change(task, {
         from: ['submitted', 'processing'],
         status: 'failed',
-        statusMsg: `processing was interrupted ${job.attempt - 1} times; giving up`,
+        statusMsg: `processing was interrupted ${job.attempt - 1} ${job.attempt - 1 === 1 ? 'time' : 'times'}; giving up`,
       });
       return 'done';
     }
