@@ -31,7 +31,7 @@ export const SETTINGS = {
   },
   OUTPAINT_TOKEN_SKEW_S: { default: '10', help: 'Clock skew allowed on JWT exp and nbf.' },
   OUTPAINT_SHUTDOWN_GRACE_S: { default: '30', help: 'On SIGTERM, how long running jobs may finish before they are handed back.' },
-  OUTPAINT_LOG_LEVEL: { default: 'info', help: 'pino log level.' },
+  OUTPAINT_LOG_LEVEL: { default: 'info', help: 'pino log level; debug also logs every successful GET.' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

@@ -112,9 +112,13 @@ test('SIGTERM: stops accepting at once, lets the running job finish within the g
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l));
-  const create = lines.find((l) => l.request_id === requestId);
+  const create = lines.find((l) => l.request_id === requestId && l.msg === 'request');
   assert.ok(create, `the create request was logged with its request_id:\n${log}`);
-  assert.deepEqual([create.msg, create.method, create.url, create.statusCode], ['request', 'POST', EXPAND, 200]);
+  assert.deepEqual([create.method, create.url, create.statusCode], ['POST', EXPAND, 200]);
+  assert.ok(
+    lines.some((l) => l.request_id === requestId && l.msg === 'task created' && l.task_id === taskId),
+    'the create logged the task id beside the request id',
+  );
   assert.ok(lines.some((l) => l.taskId === taskId && l.msg === 'task succeeded'), 'the job logged its success');
 });
 

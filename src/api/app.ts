@@ -103,8 +103,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(compileValidator as Parameters<FastifyInstance['setValidatorCompiler']>[0]);
 
   // Hooks in callback style: an async hook costs a promise on every request, and these run on all.
+  // Successful reads (polls, downloads, health checks) are the bulk of the traffic and say little: they log
+  // at debug; everything else (creates, refusals, errors) at info.
   app.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
+    const quiet = request.method === 'GET' && reply.statusCode < 400;
+    if (quiet && !deps.logger.isLevelEnabled('debug')) return done();
+    request.log[quiet ? 'debug' : 'info'](
       {
         request_id: request.id,
         method: request.method,
