@@ -55,7 +55,7 @@ export const TUNING: SolverTuning = {
 };
 
 /** Coarsest-level start: onion peel (greedyFill) with this many random candidates per pixel, or a random field. */
-export const GREEDY = { enabled: true, randomCandidates: 48 };
+export const GREEDY = { enabled: true, randomCandidates: 48, orderJitter: 0.9 };
 
 /** Everything about a job that does not depend on the seed: computed once, shared by its n results. */
 export interface PreparedExpansion {
@@ -179,7 +179,7 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
     next.similar = prep.similar[l];
     if (!solver) {
       next.setUnknown(prep.coarseFill);
-      if (GREEDY.enabled) next.greedyFill(rng, GREEDY.randomCandidates);
+      if (GREEDY.enabled) next.greedyFill(rng, GREEDY.randomCandidates, GREEDY.orderJitter);
       else next.randomField(rng);
     } else {
       next.upsampleField(solver);

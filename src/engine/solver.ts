@@ -124,7 +124,7 @@ export class LevelSolver {
    * cross the border continue and different seeds grow different content. Then every target's field entry
    * starts at the source its centre pixel was grown from.
    */
-  greedyFill(rng: Rng, randomCandidates: number): void {
+  greedyFill(rng: Rng, randomCandidates: number, orderJitter = 0.9): void {
     const { width, height, known, rgb, nnf } = this;
     const s = this.sources;
     const sw = s.x1 - s.x0;
@@ -141,7 +141,7 @@ export class LevelSolver {
         const i = y * width + x;
         if (filled[i]) continue;
         order.push(i);
-        key[i] = distanceToRect(x, y, known) + rng.unit() * 0.9;
+        key[i] = distanceToRect(x, y, known) + rng.unit() * orderJitter;
       }
     }
     order.sort((a, b) => key[a] - key[b]);
