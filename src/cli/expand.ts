@@ -146,17 +146,15 @@ async function expandFile(input: string, opts: ExpandCliOptions): Promise<string
   bar?.({ done: 1, total: 1 });
   if (bar) process.stderr.write('\n');
 
-  const { default: sharp } = await import('sharp');
+  // The same encoder as the service: PNG or JPEG with metadata saying the image is machine-generated.
+  const { encodeResult } = await import('../tasks/result-image.js');
   await Promise.all(
-    images.map((img, i) => {
+    images.map(async (img, i) => {
       const file = outputs[i];
-      const pipeline = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
-      const jpeg = /\.jpe?g$/i.test(file);
-      return (jpeg ? pipeline.jpeg({ quality: 92, chromaSubsampling: '4:4:4' }) : pipeline.png({ compressionLevel: 3 }))
-        .toFile(file)
-        .catch((err: Error) => {
-          throw new Error(`cannot write ${file}: ${err.message}`);
-        });
+      const bytes = await encodeResult(img, /\.jpe?g$/i.test(file) ? 'jpeg' : 'png');
+      await fs.writeFile(file, bytes).catch((err: Error) => {
+        throw new Error(`cannot write ${file}: ${err.message}`);
+      });
     }),
   );
   return outputs;
