@@ -43,8 +43,18 @@ export function resultExpiry(task: Pick<TaskRecord, 'updatedAt'>, urls: Pick<Res
 }
 
 // A finished task's view never changes (its links expire at a time fixed by the task), so it is built
-// once per record object; records of finished tasks are cached by the task service.
+// (and serialised) once per record object; records of finished tasks are cached by the task service.
 const finishedViews = new WeakMap<TaskRecord, TaskView>();
+const finishedJson = new WeakMap<TaskRecord, string>();
+
+/** The view as JSON, kept for finished tasks: polling a finished task serialises nothing. */
+export function presentTaskJson(task: TaskRecord, urls: ResultUrlSigner): string {
+  const known = finishedJson.get(task);
+  if (known !== undefined) return known;
+  const json = JSON.stringify(presentTask(task, urls));
+  if (task.status === 'succeed' || task.status === 'failed') finishedJson.set(task, json);
+  return json;
+}
 
 export function presentTask(task: TaskRecord, urls: ResultUrlSigner): TaskView {
   const finished = task.status === 'succeed' || task.status === 'failed';
