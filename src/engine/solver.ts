@@ -451,7 +451,7 @@ export class LevelSolver {
 
   /** One PatchMatch sweep: propagation from the two previous neighbours in scan order, then random search. */
   search(reverse: boolean, rng: Rng): void {
-    const { nnf, nnd, usage, targets, width, similar } = this;
+    const { nnf, targets, width, similar } = this;
     const s = this.sources;
     const lambda = this.tuning.reusePenalty * this.meanDistance;
     const shrink = similar ? this.tuning.searchShrinkWithSimilar : 2;
@@ -461,8 +461,6 @@ export class LevelSolver {
     const n = targets.length;
     for (let k = reverse ? n - 1 : 0; k >= 0 && k < n; k += step) {
       const t = targets[k];
-      let best = nnf[t];
-      let cost = nnd[t] + lambda * sal[best] * (usage[best] - 1);
       const tx = t % width;
       // Propagation: the neighbour's source shifted by one, if that neighbour is a target.
       for (let pass = 0; pass < 2; pass++) {
@@ -474,36 +472,16 @@ export class LevelSolver {
         const cand = ns + (t - nb);
         const cx = cand % width;
         const cy = (cand - cx) / width;
-        if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1 || cand === best) continue;
-        const bound = cost - lambda * sal[cand] * usage[cand];
-        if (bound <= 0) continue;
-        const d = this.patchDistance(t, cand, bound);
-        if (d < bound) {
-          usage[best]--;
-          usage[cand]++;
-          best = cand;
-          nnd[t] = d;
-          cost = d + lambda * sal[cand] * (usage[cand] - 1);
-        }
+        if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1) continue;
+        this.improve(t, cand, lambda, sal);
       }
       // Enrichment: the look-alike of the current best source.
       if (similar) {
-        const cand = similar[best];
-        if (cand >= 0 && cand !== best) {
-          const bound = cost - lambda * sal[cand] * usage[cand];
-          if (bound > 0) {
-            const d = this.patchDistance(t, cand, bound);
-            if (d < bound) {
-              usage[best]--;
-              usage[cand]++;
-              best = cand;
-              nnd[t] = d;
-              cost = d + lambda * sal[cand] * (usage[cand] - 1);
-            }
-          }
-        }
+        const cand = similar[nnf[t]];
+        if (cand >= 0) this.improve(t, cand, lambda, sal);
       }
       // Random search in windows of shrinking radius around the current best.
+      const best = nnf[t];
       const bx = best % width;
       const by = (best - bx) / width;
       for (let rad = maxRadius; rad >= 1; rad = Math.floor(rad / shrink)) {
@@ -511,20 +489,28 @@ export class LevelSolver {
         let cy = by + Math.floor((rng.unit() * 2 - 1) * rad);
         cx = cx < s.x0 ? s.x0 : cx >= s.x1 ? s.x1 - 1 : cx;
         cy = cy < s.y0 ? s.y0 : cy >= s.y1 ? s.y1 - 1 : cy;
-        const cand = cy * width + cx;
-        if (cand === best) continue;
-        const bound = cost - lambda * sal[cand] * usage[cand];
-        if (bound <= 0) continue;
-        const d = this.patchDistance(t, cand, bound);
-        if (d < bound) {
-          usage[best]--;
-          usage[cand]++;
-          best = cand;
-          nnd[t] = d;
-          cost = d + lambda * sal[cand] * (usage[cand] - 1);
-        }
+        this.improve(t, cy * width + cx, lambda, sal);
       }
-      nnf[t] = best;
+    }
+  }
+
+  /**
+   * Moves target `t` to source `cand` when that lowers its cost: patch distance plus `lambda × saliency`
+   * per other target already using the source (the no-cloning penalty). Keeps the reuse counts in step.
+   */
+  private improve(t: number, cand: number, lambda: number, sal: Float32Array): void {
+    const { nnf, nnd, usage } = this;
+    const best = nnf[t];
+    if (cand === best) return;
+    const cost = nnd[t] + lambda * sal[best] * (usage[best] - 1);
+    const bound = cost - lambda * sal[cand] * usage[cand];
+    if (bound <= 0) return;
+    const d = this.patchDistance(t, cand, bound);
+    if (d < bound) {
+      usage[best]--;
+      usage[cand]++;
+      nnf[t] = cand;
+      nnd[t] = d;
     }
   }
 
