@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expand, plan, prepare, synthesize } from '../src/engine/index.js';
+import { expand, GREEDY, plan, prepare, PRESETS, synthesize, TUNING } from '../src/engine/index.js';
 import { expansionGeometry, type ExpansionRatios } from '../src/engine/geometry.js';
 import { EngineCancelledError, type ExpandedImage, type RasterImage } from '../src/engine/types.js';
 
@@ -223,4 +223,18 @@ test('geometry rounds halves to even, as the shared benchmark (Python) does', ()
   assert.deepEqual(expansionGeometry(1024, 385, { up: 0.5, down: 0.5, left: 0, right: 0 }), { width: 1024, height: 770, x: 0, y: 192 });
   assert.deepEqual(expansionGeometry(387, 300, { up: 0, down: 0, left: 0.5, right: 0.5 }), { width: 774, height: 300, x: 194, y: 0 });
   assert.equal(expansionGeometry(1000, 300, { up: 0.3, down: 0, left: 0.1, right: 0 }).y, 90);
+});
+
+test('the shipped tables are frozen; a sweep passes overrides, which change only its own call', () => {
+  assert.ok(Object.isFrozen(TUNING) && Object.isFrozen(GREEDY) && Object.isFrozen(PRESETS) && Object.isFrozen(PRESETS.balanced));
+  assert.throws(() => {
+    (TUNING as { reusePenalty: number }).reusePenalty = 1;
+  }, TypeError);
+  const input = scene(64, 48);
+  const ratios = { up: 0.5, down: 0, left: 0.5, right: 0 };
+  const before = expand(input, ratios, { seed: 2, quality: 'fast' });
+  const swept = expand(input, ratios, { seed: 2, quality: 'fast', overrides: { greedy: { enabled: false }, tuning: { reusePenalty: 0 } } });
+  assert.notDeepEqual(swept.data, before.data);
+  assert.equal(plan(64, 48, ratios, 'fast', { preset: { minIterations: 9 } }).iterations.every((n) => n >= 9), true);
+  assert.deepEqual(expand(input, ratios, { seed: 2, quality: 'fast' }).data, before.data);
 });

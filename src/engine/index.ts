@@ -33,15 +33,15 @@ interface Preset {
   minIterations: number;
 }
 
-// PRESETS, TUNING and GREEDY are exported for parameter sweeps (docs/engine.md); the service treats them
-// as constants. Changing them changes every result's bytes.
-export const PRESETS: Record<QualityPreset, Preset> = {
-  fast: { workingPixels: 90_000, coarsestSide: 64, coarseIterations: 8, iterationDecay: 0.5, minIterations: 2 },
-  balanced: { workingPixels: 200_000, coarsestSide: 72, coarseIterations: 12, iterationDecay: 0.6, minIterations: 3 },
-  best: { workingPixels: 420_000, coarsestSide: 80, coarseIterations: 18, iterationDecay: 0.7, minIterations: 4 },
-};
+// The shipped tables, frozen: the service treats them as constants and changing them changes every result's
+// bytes. Parameter sweeps pass `overrides` to prepare()/expand() instead (docs/engine.md).
+export const PRESETS: Readonly<Record<QualityPreset, Readonly<Preset>>> = Object.freeze({
+  fast: Object.freeze({ workingPixels: 90_000, coarsestSide: 64, coarseIterations: 8, iterationDecay: 0.5, minIterations: 2 }),
+  balanced: Object.freeze({ workingPixels: 200_000, coarsestSide: 72, coarseIterations: 12, iterationDecay: 0.6, minIterations: 3 }),
+  best: Object.freeze({ workingPixels: 420_000, coarsestSide: 80, coarseIterations: 18, iterationDecay: 0.7, minIterations: 4 }),
+});
 
-export const TUNING: SolverTuning = {
+export const TUNING: Readonly<SolverTuning> = Object.freeze({
   radius: 3,
   gradientWeight: 1.5,
   confidenceBase: 1.3,
@@ -52,10 +52,26 @@ export const TUNING: SolverTuning = {
   searchShrinkWithSimilar: 3,
   finalRadiusFactor: 0.5,
   similarSweeps: 2,
-};
+});
+
+export interface GreedyTuning {
+  /** Onion peel at the coarsest level (else a random field). */
+  enabled: boolean;
+  /** Random source candidates per grown pixel. */
+  randomCandidates: number;
+  /** Seeded jitter of the peel order, in pixels of distance. */
+  orderJitter: number;
+}
 
 /** Coarsest-level start: onion peel (greedyFill) with this many random candidates per pixel, or a random field. */
-export const GREEDY = { enabled: true, randomCandidates: 48, orderJitter: 0.9 };
+export const GREEDY: Readonly<GreedyTuning> = Object.freeze({ enabled: true, randomCandidates: 48, orderJitter: 0.9 });
+
+/** Replacements for some of the shipped parameters, for parameter sweeps; the service never passes any. */
+export interface EngineOverrides {
+  preset?: Partial<Preset>;
+  tuning?: Partial<SolverTuning>;
+  greedy?: Partial<GreedyTuning>;
+}
 
 /** Everything about a job that does not depend on the seed: computed once, shared by its n results. */
 export interface PreparedExpansion {
@@ -72,7 +88,11 @@ export interface PreparedExpansion {
   /** Per optimised level (index = level), the look-alike source of each source centre (see LevelSolver.similar). */
   similar: (Int32Array | null)[];
   iterations: number[];
-  preset: Preset;
+  /** Progress steps of one result. */
+  steps: number;
+  preset: Readonly<Preset>;
+  tuning: Readonly<SolverTuning>;
+  greedy: Readonly<GreedyTuning>;
 }
 
 /** The level structure and iteration schedule of a job: geometry only, no pixel work. */
@@ -83,17 +103,23 @@ export interface ExpansionPlan {
   levels: PyramidLevel[];
   working: number;
   iterations: number[];
-  preset: Preset;
+  preset: Readonly<Preset>;
   /** Progress steps of one result (what onProgress's `total` will say). */
   steps: number;
 }
 
-export function plan(inputWidth: number, inputHeight: number, ratios: ExpansionRatios, quality: QualityPreset = 'balanced'): ExpansionPlan {
-  const r = TUNING.radius;
+export function plan(
+  inputWidth: number,
+  inputHeight: number,
+  ratios: ExpansionRatios,
+  quality: QualityPreset = 'balanced',
+  overrides: EngineOverrides = {},
+): ExpansionPlan {
+  const r = overrides.tuning?.radius ?? TUNING.radius;
   if (Math.min(inputWidth, inputHeight) < 2 * r + 1) {
     throw new RangeError(`image ${inputWidth}×${inputHeight} is too small: each side needs at least ${2 * r + 1} px`);
   }
-  const preset = PRESETS[quality] ?? PRESETS.balanced;
+  const preset: Readonly<Preset> = { ...(PRESETS[quality] ?? PRESETS.balanced), ...overrides.preset };
   const g = expansionGeometry(inputWidth, inputHeight, ratios);
   const rect: Rect = { x0: g.x, y0: g.y, x1: g.x + inputWidth, y1: g.y + inputHeight };
   const levels: PyramidLevel[] = [{ width: g.width, height: g.height, known: rect, knownRgb: new Float32Array(0) }];
@@ -119,12 +145,19 @@ export function plan(inputWidth: number, inputHeight: number, ratios: ExpansionR
   return { width: g.width, height: g.height, rect, levels, working, iterations, preset, steps };
 }
 
-export function prepare(image: RasterImage, ratios: ExpansionRatios, options: Pick<ExpandOptions, 'quality'> = {}): PreparedExpansion {
+export function prepare(
+  image: RasterImage,
+  ratios: ExpansionRatios,
+  options: Pick<ExpandOptions, 'quality'> & { overrides?: EngineOverrides } = {},
+): PreparedExpansion {
   const { width: iw, height: ih, channels, data } = image;
   if (!(iw > 0 && ih > 0) || (channels !== 3 && channels !== 4) || data.length < iw * ih * channels) {
     throw new RangeError(`bad raster: ${iw}×${ih}×${channels} with ${data.length} bytes`);
   }
-  const { levels, working, rect, iterations, preset, width, height } = plan(iw, ih, ratios, options.quality);
+  const overrides = options.overrides ?? {};
+  const tuning: Readonly<SolverTuning> = { ...TUNING, ...overrides.tuning };
+  const greedy: Readonly<GreedyTuning> = { ...GREEDY, ...overrides.greedy };
+  const { levels, working, rect, iterations, steps, preset, width, height } = plan(iw, ih, ratios, options.quality, overrides);
   for (let l = 1; l < levels.length; l++) downsampleKnown(levels[l], levels[l - 1], l === 1 ? image : null);
   if (working === 0) {
     // A small canvas: the optimisation runs at full resolution on float copies of the original.
@@ -146,24 +179,23 @@ export function prepare(image: RasterImage, ratios: ExpansionRatios, options: Pi
   pullPushFill(coarseFill, coarsest.width, coarsest.height, coarsest.known);
 
   const similar: (Int32Array | null)[] = levels.map(() => null);
-  if (TUNING.similarSweeps > 0) {
+  if (tuning.similarSweeps > 0) {
     for (let l = working; l < levels.length; l++) {
       const lv = levels[l];
-      const scratch = new LevelSolver(lv.width, lv.height, lv.known, lv.knownRgb, TUNING);
-      similar[l] = scratch.buildSimilarSources(new Rng(0x5eed, 1000 + l), TUNING.similarSweeps);
+      const scratch = new LevelSolver(lv.width, lv.height, lv.known, lv.knownRgb, tuning);
+      similar[l] = scratch.buildSimilarSources(new Rng(0x5eed, 1000 + l), tuning.similarSweeps);
     }
   }
-  return { raster: image, width, height, rect, levels, working, coarseFill, similar, iterations, preset };
+  return { raster: image, width, height, rect, levels, working, coarseFill, similar, iterations, steps, preset, tuning, greedy };
 }
 
 /** One result of a prepared job. Deterministic in `seed`. */
 export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<ExpandOptions, 'seed' | 'quality'> = {}): ExpandedImage {
-  const { levels, working, iterations } = prep;
+  const { levels, working, iterations, steps: total, tuning, greedy } = prep;
   const signal = options.signal;
   const checkCancelled = (): void => {
     if (signal?.aborted) throw new EngineCancelledError();
   };
-  const total = iterations.reduce((a, b) => a + b, 0) + 1;
   let done = 0;
   const report = (stage: string): void => {
     options.onProgress?.({ done, total, stage });
@@ -175,11 +207,11 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
     const level = levels[l];
     const stage = `level ${i + 1}/${levelCount}`;
     const rng = new Rng(seed, l);
-    const next = new LevelSolver(level.width, level.height, level.known, level.knownRgb, TUNING);
+    const next = new LevelSolver(level.width, level.height, level.known, level.knownRgb, tuning);
     next.similar = prep.similar[l];
     if (!solver) {
       next.setUnknown(prep.coarseFill);
-      if (GREEDY.enabled) next.greedyFill(rng, GREEDY.randomCandidates, GREEDY.orderJitter);
+      if (greedy.enabled) next.greedyFill(rng, greedy.randomCandidates, greedy.orderJitter);
       else next.randomField(rng);
     } else {
       next.upsampleField(solver);
@@ -201,7 +233,7 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
   }
   checkCancelled();
   const scale = 1 << working;
-  const r = TUNING.radius;
+  const r = tuning.radius;
   const data = finalizeFullResolution({
     solver: solver!,
     scale,
@@ -209,7 +241,7 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
     width: prep.width,
     height: prep.height,
     rect: prep.rect,
-    radius: Math.max(r, Math.round(TUNING.finalRadiusFactor * scale)),
+    radius: Math.max(r, Math.round(tuning.finalRadiusFactor * scale)),
     seamBand: Math.max(16, 2 * (2 * r + 1) * scale),
     checkCancelled,
   });
@@ -222,7 +254,7 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
  * Expands `image` by `ratios` (see expansionGeometry): the original's pixels appear unchanged at (x, y) of the
  * result and everything around them is synthesised. Same seed → byte-identical output.
  */
-export function expand(image: RasterImage, ratios: ExpansionRatios, options: ExpandOptions = {}): ExpandedImage {
+export function expand(image: RasterImage, ratios: ExpansionRatios, options: ExpandOptions & { overrides?: EngineOverrides } = {}): ExpandedImage {
   if (options.signal?.aborted) throw new EngineCancelledError();
   const prep = prepare(image, ratios, options);
   return synthesize(prep, options.seed ?? 0, options);
@@ -235,8 +267,4 @@ function placeKnown(rgb: Float32Array, level: PyramidLevel): void {
     const from = (y - k.y0) * kw * 3;
     rgb.set(level.knownRgb.subarray(from, from + kw * 3), (y * level.width + k.x0) * 3);
   }
-}
-
-function minSide(r: Rect): number {
-  return Math.min(r.x1 - r.x0, r.y1 - r.y0);
 }

@@ -52,7 +52,7 @@ export class LevelSolver {
   readonly voteWeight: Float32Array;
   /** Target centres in scan order. */
   readonly targets: Int32Array;
-  private readonly tuning: SolverTuning;
+  private readonly tuning: Readonly<SolverTuning>;
   meanDistance = 1;
   /**
    * For each source centre, another source centre whose patch looks alike (not overlapping it), or -1.
@@ -68,7 +68,7 @@ export class LevelSolver {
    */
   private saliency: Float32Array | null = null;
 
-  constructor(width: number, height: number, known: Rect, knownRgb: Float32Array, tuning: SolverTuning) {
+  constructor(width: number, height: number, known: Rect, knownRgb: Float32Array, tuning: Readonly<SolverTuning>) {
     this.width = width;
     this.height = height;
     this.known = known;
@@ -89,18 +89,20 @@ export class LevelSolver {
       this.rgb.set(knownRgb.subarray(from, from + kw * 3), (y * width + known.x0) * 3);
     }
     const s = this.sources;
-    const list: number[] = [];
+    // Every centre at least r from the canvas edge except the sources (which lie inside that margin).
+    const targetCount = (width - 2 * r) * (height - 2 * r) - Math.max(0, s.x1 - s.x0) * Math.max(0, s.y1 - s.y0);
+    this.targets = new Int32Array(Math.max(0, targetCount));
     const clampD = tuning.confidenceClampPatches * (2 * r + 1);
+    let k = 0;
     for (let y = r; y < height - r; y++) {
       for (let x = r; x < width - r; x++) {
         if (x >= s.x0 && x < s.x1 && y >= s.y0 && y < s.y1) continue;
         const i = y * width + x;
-        list.push(i);
+        this.targets[k++] = i;
         const d = Math.min(distanceToRect(x, y, known), clampD);
         this.confidence[i] = Math.pow(tuning.confidenceBase, -d);
       }
     }
-    this.targets = Int32Array.from(list);
   }
 
   /** Copies an RGB canvas (e.g. the smooth fill) into the unknown region. */
@@ -134,13 +136,14 @@ export class LevelSolver {
     const filled = new Uint8Array(n);
     const grownFrom = new Int32Array(n).fill(-1);
     for (let y = known.y0; y < known.y1; y++) filled.fill(1, y * width + known.x0, y * width + known.x1);
-    const order: number[] = [];
+    const order = new Int32Array(n - (known.x1 - known.x0) * (known.y1 - known.y0));
     const key = new Float64Array(n);
+    let unknownCount = 0;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         const i = y * width + x;
         if (filled[i]) continue;
-        order.push(i);
+        order[unknownCount++] = i;
         key[i] = distanceToRect(x, y, known) + rng.unit() * orderJitter;
       }
     }
