@@ -12,7 +12,8 @@ out=${1:-$checkout/.bench-out/quality}
 shift || true
 images=${OUTPAINT_BENCH_IMAGES:-$HOME/.cache/outpaint-bench/images}
 bench=${OUTPAINT_BENCH_SCRIPT:-$checkout/../shared/bench/outpaint_bench.py}
-[ -d "$images" ] || { echo "no images in $images: run ../shared/bench/get-images.sh" >&2; exit 2; }
+[ -f "$bench" ] || { echo "quality.sh: no benchmark at $bench: it comes from the team's shared folder beside the checkout (../shared/bench/outpaint_bench.py); set OUTPAINT_BENCH_SCRIPT to its path" >&2; exit 2; }
+[ -d "$images" ] || { echo "quality.sh: no images in $images: run ../shared/bench/get-images.sh" >&2; exit 2; }
 [ -f "$prefix/dist/src/cli/main.js" ] || (cd "$prefix" && npx tsc -p .)
 mkdir -p "$out"
 exec /usr/bin/python3 "$bench" --images "$images" --out "$out" --methods "${OUTPAINT_BENCH_METHODS:-telea,ns,gmic,project}" \
