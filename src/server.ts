@@ -1,39 +1,38 @@
 /**
- * The composition root: storage, engine pool, job runner, callback dispatcher, expiry sweep and the
- * HTTP API, wired from one Config. `close()` shuts down in the order that loses nothing: stop accepting
- * requests, let running jobs finish (or hand them back), flush callbacks, close the pool and storage.
+ * The composition root: storage, the shared outbound HTTP client and result-link signer, and the roles a
+ * process runs, wired from one Config. `serve` runs the API role and the worker role together; a worker
+ * process runs the worker role alone. `close()` shuts down in the order that loses nothing: stop
+ * accepting requests, let running jobs finish (or hand them back), flush callbacks, close storage.
  */
 import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { destination, pino, type Logger } from 'pino';
 import { newApiKey } from './accounts/keys.js';
-import { buildApp } from './api/app.js';
-import { CallbackDispatcher } from './callbacks/index.js';
+import type { ApiKeyRecord } from './accounts/model.js';
 import type { Config } from './config.js';
-import { EnginePool } from './engine-pool/index.js';
 import { createSafeHttp } from './net/safe-http.js';
-import { openStorage, type Storage } from './storage/open.js';
-import type { ApiKeyRecord } from './storage/task-store.js';
-import { callbackBody } from './tasks/present.js';
-import { createResultUrlSigner, loadOrCreateUrlSecret, type ResultUrlSigner } from './tasks/result-urls.js';
-import { JobRunner } from './tasks/runner.js';
-
-/** Engine threads run below the HTTP thread's priority: health checks and reads stay fast under load. */
-const ENGINE_NICENESS = 10;
+import { startApiRole, type ApiRole } from './roles/api.js';
+import { startWorkerRole, type WorkerRole } from './roles/worker.js';
+import { openStorage } from './storage/open.js';
+import type { Storage } from './storage/storage.js';
+import { createResultUrlSigner, resultUrlSecret, type ResultUrlSigner } from './tasks/result-urls.js';
 
 export interface Outpaint {
+  /** The public base URL (result links start with it). */
   url: string;
   storage: Storage;
-  /** The key created on the very first start (no key in the database yet), else null. */
+  /** The key created on the very first start of an API (no key in the database yet), else null. */
   firstKey: ApiKeyRecord | null;
   close(): Promise<void>;
 }
 
 export interface StartOptions {
   logger?: Logger;
+  /** Which roles this process runs; default both. */
+  roles?: { api: boolean; worker: boolean };
 }
 
 export async function startOutpaint(config: Config, options: StartOptions = {}): Promise<Outpaint> {
+  const roles = options.roles ?? { api: true, worker: true };
   // Buffered asynchronous writes keep the log off the request path (one write per 4 KB, not per line);
   // a timer flushes quiet periods, and pino flushes what is left on exit.
   const logger = options.logger ?? pino({ level: config.logLevel }, destination({ sync: false, minLength: 4096 }));
@@ -45,82 +44,35 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
   const cleanups: (() => Promise<void>)[] = [() => storage.close()];
   try {
     let firstKey: ApiKeyRecord | null = null;
-    if ((await storage.tasks.listKeys()).length === 0) {
+    if (roles.api && (await storage.keys.list()).length === 0) {
       firstKey = newApiKey('first key');
-      await storage.tasks.createKey(firstKey);
+      await storage.keys.create(firstKey);
     }
 
     const http = createSafeHttp({ allow: config.allowPrivateHosts, connectTimeoutMs: config.connectTimeoutMs });
     cleanups.push(() => http.close());
-    const pool = new EnginePool({ threads: config.workers, niceness: ENGINE_NICENESS });
-    cleanups.push(() => pool.close());
 
     // With port 0 the public URL is known only once listening: links are signed through `signer`,
     // which is replaced then.
-    const secret = await loadOrCreateUrlSecret(config.dataDir);
+    const secret = await resultUrlSecret(storage.secrets);
     const signerFor = (publicUrl: string) => createResultUrlSigner({ publicUrl, secret, ttlMs: config.resultTtlMs });
-    let signer = signerFor(config.publicUrl ?? `http://${config.host}:${config.port}`);
+    let publicUrl = config.publicUrl ?? `http://${config.host}:${config.port}`;
+    let signer = signerFor(publicUrl);
     const urls: ResultUrlSigner = {
       ttlMs: config.resultTtlMs,
       sign: (key, expiresAt) => signer.sign(key, expiresAt),
       verify: (key, expires, signature, now) => signer.verify(key, expires, signature, now),
     };
 
-    const dispatcher = new CallbackDispatcher({
-      store: storage.tasks,
-      deliver: (url, headers, body, opts) => http.post(url, headers, body, opts),
-      timeoutMs: config.callbackTimeoutMs,
-      // An attempt never outlives its timeout, so a crashed dispatcher's claims come back soon after.
-      leaseMs: config.callbackTimeoutMs + 5000,
-      retryForMs: config.callbackRetryMs,
-      logger: logger.child({ component: 'callbacks' }),
-    });
-    const runner = new JobRunner({
-      tasks: storage.tasks,
-      queue: storage.queue,
-      blobs: storage.blobs,
-      engine: pool,
-      renderCallback: (task) => callbackBody(task, urls) ?? '',
-      onStatusChange: () => dispatcher.wake(),
-      logger: logger.child({ component: 'runner' }),
-      concurrency: config.workers,
-      leaseMs: config.jobLeaseMs,
-      maxAttempts: config.jobMaxAttempts,
-      resultTtlMs: config.resultTtlMs,
-      quality: config.quality,
-      maxPixels: config.maxPixels,
-    });
-
-    const app = await buildApp({
-      config,
-      tasks: storage.tasks,
-      blobs: storage.blobs,
-      http,
-      urls,
-      logger,
-      onTaskCreated: () => {
-        runner.wake();
-        dispatcher.wake();
-      },
-      ready: () => storage.tasks.pendingCallbacks(),
-    });
-    cleanups.push(() => app.close());
-    await app.listen({ host: config.host, port: config.port });
-    const { port } = app.server.address() as AddressInfo;
-    // A wildcard address is not one to open in a browser; loopback reaches it.
-    const host = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
-    const publicUrl = config.publicUrl ?? `http://${host}:${port}`;
-    signer = signerFor(publicUrl);
-
-    dispatcher.start();
-    runner.start();
-    const sweep = setInterval(() => {
-      storage.blobs
-        .sweepExpired(Date.now())
-        .then((n) => n > 0 && logger.info({ deleted: n }, 'expired files deleted'))
-        .catch((err) => logger.error({ err }, 'expiry sweep failed'));
-    }, config.sweepIntervalMs);
-    sweep.unref();
+    let worker: WorkerRole | null = null;
+    let api: ApiRole | null = null;
+    if (roles.api) {
+      api = await startApiRole({ config, storage, http, urls, logger, onTaskCreated: () => worker?.wake() });
+      cleanups.push(() => api!.stop());
+      publicUrl = config.publicUrl ?? api.listeningUrl;
+      signer = signerFor(publicUrl);
+    }
+    if (roles.worker) worker = startWorkerRole({ config, storage, http, urls, logger });
 
     let closing: Promise<void> | null = null;
     return {
@@ -129,12 +81,9 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
       firstKey,
       close: () =>
         (closing ??= (async () => {
-          clearInterval(sweep);
           clearInterval(logFlush);
-          await app.close();
-          await runner.stop(config.shutdownGraceMs);
-          await dispatcher.stop();
-          await pool.close();
+          await api?.stop();
+          await worker?.stop();
           await http.close();
           await storage.close();
         })()),

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createAuthenticator } from '../src/api/auth.js';
+import { createAuthenticator } from '../src/accounts/authenticator.js';
 import { newApiKey } from '../src/accounts/keys.js';
-import { ApiError } from '../src/errors.js';
-import type { ApiKeyRecord } from '../src/storage/task-store.js';
+import type { ApiKeyRecord } from '../src/accounts/model.js';
+import { ApiError } from '../src/contract/errors.js';
+import { LruCache } from '../src/util/lru.js';
 import { call, startApi, type Account, type TestApi } from './support/http.js';
 import { signToken, unsignedToken } from './support/jwt.js';
 
@@ -91,7 +92,7 @@ describe('authentication over HTTP', () => {
 
   it('1002 for a revoked key (JWT and plain)', async () => {
     const other = await api.newAccount();
-    await api.storage.tasks.revokeKey(other.key.accessKey, Date.now());
+    await api.storage.keys.revoke(other.key.accessKey, Date.now());
     await expectCode({ authorization: `Bearer ${await other.token()}` }, 1002, /revoked/);
     await expectCode({ authorization: `Bearer ${other.key.secretKey}` }, 1002);
   });
@@ -108,12 +109,12 @@ describe('authenticator cache', () => {
   let lookups = 0;
   const auth = createAuthenticator({
     keys: {
-      findKey: async (k) => (lookups++, keys.get(k) ?? null),
-      findKeyBySecret: async (s) => (lookups++, [...keys.values()].find((k) => k.secretKey === s) ?? null),
+      find: async (k) => (lookups++, keys.get(k) ?? null),
+      findBySecret: async (s) => (lookups++, [...keys.values()].find((k) => k.secretKey === s) ?? null),
     },
     skewSeconds: 0,
     cacheMs: 60_000,
-    cacheEntries: 2,
+    cache: new LruCache(2),
     now: () => clock,
   });
   const key = newApiKey('cache');

@@ -376,7 +376,7 @@ describe('unexpected failures', () => {
       assert.deepEqual([res.status, res.body.code, res.body.message], [500, 5000, 'internal error']);
       assert.ok(!res.raw.toString().includes('SQLITE'));
       // A store failure while authenticating is an internal error too, not a 401.
-      api.storage.tasks.findKeyBySecret = async () => {
+      api.storage.keys.findBySecret = async () => {
         throw new Error('SQLITE_BUSY');
       };
       const auth = await call(api.url, 'GET', EXPAND, { token: alice.key.secretKey });

@@ -128,7 +128,7 @@ describe('CallbackDispatcher', () => {
     // The client the server delivers callbacks with; the receivers listen on loopback.
     http = createSafeHttp({ allow: ['127.0.0.1'], connectTimeoutMs: 1000 });
     key = newKey();
-    await backend.tasks.createKey(key);
+    await backend.keys.create(key);
   });
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -139,7 +139,8 @@ describe('CallbackDispatcher', () => {
 
   function dispatcher(options: Partial<CallbackDispatcherOptions> = {}): CallbackDispatcher {
     const d = new CallbackDispatcher({
-      store: backend.tasks,
+      outbox: backend.outbox,
+      keys: backend.keys,
       deliver: (url, headers, body, opts) => http.post(url, headers, body, opts),
       logger: silent,
       timeoutMs: 200,
@@ -174,7 +175,7 @@ describe('CallbackDispatcher', () => {
     });
     const body = await taskWithCallback(`${r.url}/hook`);
     dispatcher().start();
-    await waitFor('the delivery', async () => (await backend.tasks.pendingCallbacks()) === 0);
+    await waitFor('the delivery', async () => (await backend.outbox.pending()) === 0);
     await sleep(150); // long enough for a wrong extra retry to show up
 
     assert.equal(r.received.length, 2);
@@ -199,7 +200,7 @@ describe('CallbackDispatcher', () => {
       callbackBody: '"processing"',
     });
     dispatcher().start();
-    await waitFor('two deliveries', async () => (await backend.tasks.pendingCallbacks()) === 0);
+    await waitFor('two deliveries', async () => (await backend.outbox.pending()) === 0);
     assert.deepEqual(r.received.map((x) => x.body).sort(), ['"processing"', '"submitted"']);
     assert.notEqual(r.received[0].headers['webhook-id'], r.received[1].headers['webhook-id']);
     assert.ok(r.received.every((x) => x.signatureError === null));
@@ -220,8 +221,8 @@ describe('CallbackDispatcher', () => {
     await d.stop();
 
     assert.deepEqual(r.received.map((x) => x.path), ['/hook']);
-    assert.equal(await backend.tasks.pendingCallbacks(), 1);
-    const [retry] = await backend.tasks.claimDueCallbacks(Date.now() + 120_000, 10, 1000);
+    assert.equal(await backend.outbox.pending(), 1);
+    const [retry] = await backend.outbox.claimDue(Date.now() + 120_000, 10, 1000);
     assert.equal(retry.attempts, 1);
     assert.ok(retry.nextAttemptAt > Date.now() + 30_000);
   });
@@ -234,7 +235,7 @@ describe('CallbackDispatcher', () => {
     await taskWithCallback(`${r.url}/hook`);
     const started = Date.now();
     dispatcher().start();
-    await waitFor('the redelivery', async () => (await backend.tasks.pendingCallbacks()) === 0);
+    await waitFor('the redelivery', async () => (await backend.outbox.pending()) === 0);
     const took = Date.now() - started;
 
     assert.equal(r.received.length, 2);
@@ -250,14 +251,14 @@ describe('CallbackDispatcher', () => {
     });
     await taskWithCallback(`${r.url}/hook`);
     dispatcher({ retryForMs: 300, backoffBaseMs: 20, backoffMaxMs: 40 }).start();
-    await waitFor('giving up', async () => (await backend.tasks.pendingCallbacks()) === 0);
+    await waitFor('giving up', async () => (await backend.outbox.pending()) === 0);
     const attempts = r.received.length;
     await sleep(150);
 
     assert.equal(r.received.length, attempts);
     assert.ok(attempts >= 2, `only ${attempts} attempt(s) within the window`);
     assert.ok(r.received.every((x) => x.headers['webhook-id'] === r.received[0].headers['webhook-id']));
-    assert.deepEqual(await backend.tasks.claimDueCallbacks(Date.now() + 86_400_000, 10, 1), []);
+    assert.deepEqual(await backend.outbox.claimDue(Date.now() + 86_400_000, 10, 1), []);
   });
 
   it('delivers promptly when woken, without waiting for the next poll', async () => {
@@ -278,7 +279,7 @@ describe('CallbackDispatcher', () => {
     await taskWithCallback(`${r.url}/hook`); // recorded without a wake, like a change racing the shutdown
     await d.stop();
     assert.equal(r.received.length, 1);
-    assert.equal(await backend.tasks.pendingCallbacks(), 0);
+    assert.equal(await backend.outbox.pending(), 0);
   });
 
   it('waits for deliveries in flight when stopped', async () => {
@@ -290,7 +291,7 @@ describe('CallbackDispatcher', () => {
     assert.equal(d.deliveriesInFlight, 1);
     await d.stop();
     assert.equal(d.deliveriesInFlight, 0);
-    assert.equal(await backend.tasks.pendingCallbacks(), 0);
+    assert.equal(await backend.outbox.pending(), 0);
   });
 
   it('does not send unsigned callbacks: an account without a live key waits for one', async () => {
@@ -301,7 +302,7 @@ describe('CallbackDispatcher', () => {
     await sleep(150); // several polls: the attempt is made (and recorded) at the first
     await d.stop();
     assert.equal(r.received.length, 0);
-    const [later] = await backend.tasks.claimDueCallbacks(Date.now() + 120_000, 10, 1000);
+    const [later] = await backend.outbox.claimDue(Date.now() + 120_000, 10, 1000);
     assert.equal(later.attempts, 1);
   });
 
@@ -317,9 +318,9 @@ describe('CallbackDispatcher', () => {
 
     // A new process on the same data directory, a minute later.
     backend = openSqliteBackend(dir.path);
-    assert.equal(await backend.tasks.pendingCallbacks(), 1);
+    assert.equal(await backend.outbox.pending(), 1);
     dispatcher({ now: () => Date.now() + 61_000 }).start();
-    await waitFor('the redelivery', async () => (await backend.tasks.pendingCallbacks()) === 0);
+    await waitFor('the redelivery', async () => (await backend.outbox.pending()) === 0);
     assert.equal(r.received.length, 2);
     assert.equal(r.received[1].headers['webhook-id'], r.received[0].headers['webhook-id']);
     assert.equal(r.received[1].body, body);
@@ -332,8 +333,8 @@ describe('CallbackDispatcher', () => {
     const other = openSqliteBackend(dir.path);
     cleanups.push(() => other.close());
     dispatcher().start();
-    dispatcher({ store: other.tasks }).start();
-    await waitFor('all deliveries', async () => (await backend.tasks.pendingCallbacks()) === 0);
+    dispatcher({ outbox: other.outbox, keys: other.keys }).start();
+    await waitFor('all deliveries', async () => (await backend.outbox.pending()) === 0);
     await sleep(100);
     assert.equal(r.received.length, 10);
     assert.equal(new Set(r.received.map((x) => x.headers['webhook-id'])).size, 10);

@@ -2,21 +2,22 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { openEmbeddedStorage } from '../src/storage/index.js';
 import { DATABASE_FILE, MIGRATIONS, openSqliteBackend } from '../src/storage/sqlite/index.js';
-import { createOk, newKey, newTask } from './contract/fixtures.js';
+import { callbackOutboxContract } from './contract/callback-outbox.contract.js';
+import { createOk, newKey, newTask, type TaskBackend } from './contract/fixtures.js';
 import { jobQueueContract } from './contract/job-queue.contract.js';
+import { keyStoreContract } from './contract/key-store.contract.js';
 import { taskStoreContract } from './contract/task-store.contract.js';
 import { tempDir } from './support/tmp.js';
 
-async function openFresh() {
+async function openFresh(): Promise<TaskBackend> {
   const dir = await tempDir('outpaint-sqlite-');
   const backend = openSqliteBackend(dir.path);
   return {
-    tasks: backend.tasks,
-    queue: backend.queue,
+    ...backend,
+    storageConfig: { dataDir: dir.path },
     async close() {
       await backend.close();
       await dir.remove();
@@ -26,6 +27,8 @@ async function openFresh() {
 
 taskStoreContract('SQLite', openFresh);
 jobQueueContract('SQLite', openFresh);
+callbackOutboxContract('SQLite', openFresh);
+keyStoreContract('SQLite', openFresh);
 
 describe('SQLite backend specifics', () => {
   const dirs: { remove(): Promise<void> }[] = [];
@@ -72,15 +75,15 @@ describe('SQLite backend specifics', () => {
     const dir = await dataDir();
     const first = openSqliteBackend(dir);
     const key = newKey();
-    await first.tasks.createKey(key);
+    await first.keys.create(key);
     const task = await createOk(first.tasks, newTask({ externalTaskId: 'kept', callbackUrl: 'https://example.com/h' }), '{}');
     await first.close();
 
     const second = openSqliteBackend(dir);
     try {
       assert.deepEqual(await second.tasks.getByExternalId('acct_a', 'kept'), task);
-      assert.deepEqual(await second.tasks.findKey(key.accessKey), key);
-      assert.equal(await second.tasks.pendingCallbacks(), 1);
+      assert.deepEqual(await second.keys.find(key.accessKey), key);
+      assert.equal(await second.outbox.pending(), 1);
       assert.equal((await second.queue.claim('w1', 60_000))?.taskId, task.id);
       const db = inspect(dir);
       try {
@@ -107,8 +110,8 @@ describe('SQLite backend specifics', () => {
     const backend = openSqliteBackend(dir);
     try {
       await createOk(backend.tasks, newTask({ callbackUrl: 'https://example.com/h' }), '{}');
-      const [d] = await backend.tasks.claimDueCallbacks(Date.now() + 1, 10, 1000);
-      await backend.tasks.rescheduleCallback(d.id, null, 'HTTP 500');
+      const [d] = await backend.outbox.claimDue(Date.now() + 1, 10, 1000);
+      await backend.outbox.reschedule(d.id, null, 'HTTP 500');
       const db = inspect(dir);
       try {
         const row = db.prepare('SELECT state, attempts, last_error FROM callbacks WHERE id = ?').get(d.id);
@@ -126,7 +129,7 @@ describe('SQLite backend specifics', () => {
     const backend = openSqliteBackend(dir);
     try {
       const key = newKey();
-      await backend.tasks.createKey(key);
+      await backend.keys.create(key);
       const db = inspect(dir);
       try {
         const hash = db.prepare('SELECT secret_sha256 FROM api_keys').pluck().get();
@@ -158,52 +161,10 @@ describe('SQLite backend specifics', () => {
     }
   });
 
-  it('survives real contention: worker threads with their own connections claim every job exactly once', async () => {
-    const dir = await dataDir();
-    const setup = openSqliteBackend(dir);
-    for (let i = 0; i < 200; i++) await createOk(setup.tasks, newTask());
-    await setup.close();
-
-    const backendUrl = new URL('../src/storage/sqlite/index.js', import.meta.url).href;
-    // Each thread claims and completes jobs until none is left, then reports the job ids it got.
-    const workerCode = `
-      const { parentPort, workerData } = require('node:worker_threads');
-      import(workerData.backendUrl).then(async ({ openSqliteBackend }) => {
-        const backend = openSqliteBackend(workerData.dir);
-        const got = [];
-        for (;;) {
-          const job = await backend.queue.claim(workerData.name, 60000);
-          if (!job) break;
-          got.push(job.id);
-          await backend.queue.complete(job.id, workerData.name);
-        }
-        await backend.close();
-        parentPort.postMessage(got);
-      });
-    `;
-    const runs = Array.from({ length: 4 }, (_, i) => {
-      const worker = new Worker(workerCode, { eval: true, workerData: { backendUrl, dir, name: `thread-${i}` } });
-      return new Promise<string[]>((resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      });
-    });
-    const claimed = (await Promise.all(runs)).flat();
-    assert.equal(claimed.length, 200);
-    assert.equal(new Set(claimed).size, 200);
-    const check = openSqliteBackend(dir);
-    try {
-      assert.equal(await check.queue.queued(), 0);
-      assert.equal(await check.queue.claim('late', 1000), null);
-    } finally {
-      await check.close();
-    }
-  });
-
-  it('closes the database only when both the store and the queue are closed', async () => {
+  it('closes the database only when every port on it is closed', async () => {
     const dir = await dataDir();
     const backend = openSqliteBackend(dir);
-    await backend.tasks.close();
+    await Promise.all([backend.tasks.close(), backend.outbox.close(), backend.keys.close()]);
     assert.equal(await backend.queue.queued(), 0);
     await backend.queue.close();
     await assert.rejects(backend.queue.queued(), /not open/);

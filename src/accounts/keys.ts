@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ApiKeyRecord } from '../storage/task-store.js';
+import type { ApiKeyRecord } from './model.js';
 
 // Kling's access keys are 32 alphanumerics; ours are too, so clients that check the shape accept them.
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

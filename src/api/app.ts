@@ -9,17 +9,17 @@ import fastifySwagger from '@fastify/swagger';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { Authenticator, Caller } from '../accounts/authenticator.js';
 import type { Config } from '../config.js';
-import { ApiError, ERRORS } from '../errors.js';
-import type { SafeHttp } from '../net/safe-http.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import type { TaskStore } from '../storage/task-store.js';
+import { ApiError, ERRORS } from '../contract/errors.js';
+import { FILES_PATH } from '../contract/paths.js';
+import { FileKeyParams } from '../contract/schemas.js';
+import type { RateCounter } from '../storage/rate-counter.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import type { TaskService } from '../tasks/service.js';
 import { megabytes } from '../util/format.js';
-import { createTaskService } from '../tasks/service.js';
-import { createAuthenticator, type Authenticator, type Caller } from './auth.js';
 import { FILE_ROUTE, registerRoutes } from './routes.js';
-import { compileValidator, FileKeyParams } from './schemas.js';
+import { compileValidator } from './validation.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,20 +34,18 @@ declare module 'fastify' {
   }
 }
 
+/** What the HTTP layer translates to: it builds none of these itself. */
 export interface AppDeps {
   config: Config;
-  tasks: TaskStore;
-  blobs: BlobStore;
+  service: TaskService;
+  authenticator: Authenticator;
   urls: ResultUrlSigner;
-  /** SSRF-guarded client for image URLs (see src/net). */
-  http: SafeHttp;
+  /** Request counts behind the rate limit (per process, or shared by every node). */
+  rateCounter: RateCounter;
   logger: Logger;
-  /** A task was admitted: wake the job runner and the callback dispatcher. */
-  onTaskCreated: () => void;
   /** Readiness for GET /readyz: resolves when the database answers, rejects (or resolves false) if not. */
   ready: () => Promise<unknown>;
-  /** Overrides for tests. */
-  authenticator?: Authenticator;
+  /** Override for tests. */
   rateLimitWindowMs?: number;
 }
 
@@ -81,22 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  const authenticator =
-    deps.authenticator ?? createAuthenticator({ keys: deps.tasks, skewSeconds: config.tokenSkewSeconds });
-  const service = createTaskService({
-    config,
-    tasks: deps.tasks,
-    blobs: deps.blobs,
-    urls: deps.urls,
-    http: deps.http,
-    onTaskCreated: () => {
-      try {
-        deps.onTaskCreated();
-      } catch (err) {
-        deps.logger.error({ err }, 'onTaskCreated failed');
-      }
-    },
-  });
+  const { authenticator, service } = deps;
 
   app.decorateRequest('caller', null);
   app.decorateRequest('authFailure', null);
@@ -166,11 +149,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done(null, payload);
   });
 
+  const rateWindowMs = deps.rateLimitWindowMs ?? 60_000;
   await app.register(fastifyRateLimit, {
     global: true,
     hook: 'onRequest',
     max: config.rateLimitPerMinute,
-    timeWindow: deps.rateLimitWindowMs ?? 60_000,
+    timeWindow: rateWindowMs,
+    store: rateLimitStore(deps.rateCounter, rateWindowMs),
     // Rate-limit headers only on a refusal (Retry-After): on every answer they cost more than they tell.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     keyGenerator: (request: FastifyRequest) => (request.caller ? `account:${request.caller.accountId}` : `ip:${request.ip}`),
@@ -181,7 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(fastifySwagger, {
     // Fastify names a wildcard `*`; the document names it for what it is (a key that may contain "/").
     transform: ({ schema, url }) =>
-      url === FILE_ROUTE ? { schema: { ...schema, params: FileKeyParams } as typeof schema, url: '/v1/files/:key' } : { schema, url },
+      url === FILE_ROUTE ? { schema: { ...schema, params: FileKeyParams } as typeof schema, url: `${FILES_PATH}/:key` } : { schema, url },
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -240,10 +225,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
-/**
- * Requests Node's HTTP parser refuses (malformed HTTP, headers too large, too slow to arrive) never reach
- * Fastify; they are answered here, in the envelope (1200), and the connection is closed.
- */
 // UUID-shaped request ids: a random prefix per process and a counter, unique without a random draw
 // per request (drawing one was a visible share of a cheap read).
 const REQUEST_ID_PREFIX = randomUUID().slice(0, 24);
@@ -253,6 +234,29 @@ function newRequestId(): string {
   return REQUEST_ID_PREFIX + (requestCounter++ % 2 ** 48).toString(16).padStart(12, '0');
 }
 
+/**
+ * @fastify/rate-limit's store protocol over a RateCounter: the plugin constructs the class and asks each
+ * route for a child; every route shares the one counter (the limit is per caller, not per route).
+ */
+function rateLimitStore(counter: RateCounter, windowMs: number) {
+  return class RateCounterStore {
+    incr(key: string, done: (err: Error | null, hit?: { current: number; ttl: number }) => void): void {
+      counter.hit(key, windowMs).then(
+        (hit) => done(null, { current: hit.count, ttl: hit.resetInMs }),
+        (err: Error) => done(err),
+      );
+    }
+
+    child(): this {
+      return this;
+    }
+  };
+}
+
+/**
+ * Requests Node's HTTP parser refuses (malformed HTTP, headers too large, too slow to arrive) never reach
+ * Fastify; they are answered here, in the envelope (1200), and the connection is closed.
+ */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, message] =

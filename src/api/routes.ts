@@ -1,10 +1,8 @@
 /** The routes: each translates HTTP to a TaskService call and the result to the envelope. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.js';
-import { presentCreatedTask, presentTask, presentTaskJson } from '../tasks/present.js';
-import type { ResultUrlSigner } from '../tasks/result-urls.js';
-import type { TaskService } from '../tasks/service.js';
+import { ApiError } from '../contract/errors.js';
+import { EXPAND_PATH, FILES_PATH, HEALTH_PATH, OPENAPI_PATH, READY_PATH } from '../contract/paths.js';
 import {
   CreatedTask,
   Envelope,
@@ -15,11 +13,14 @@ import {
   ListQuery,
   Task,
   TaskIdParams,
-  toExpandRequest,
-} from './schemas.js';
+} from '../contract/schemas.js';
+import { presentCreatedTask, presentTask, presentTaskJson } from '../tasks/present.js';
+import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import type { TaskService } from '../tasks/service.js';
+import { toExpandRequest } from './validation.js';
 
-export const EXPAND_PATH = '/v1/images/editing/expand';
-export const FILE_ROUTE = '/v1/files/*';
+/** Fastify's name for the file route: a wildcard, since keys contain "/". */
+export const FILE_ROUTE = `${FILES_PATH}/*`;
 
 interface RouteDeps {
   service: TaskService;
@@ -149,7 +150,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   );
 
   app.get(
-    '/healthz',
+    HEALTH_PATH,
     {
       config: { rateLimit: false },
       schema: {
@@ -162,7 +163,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   );
 
   app.get(
-    '/readyz',
+    READY_PATH,
     {
       config: { rateLimit: false },
       schema: {
@@ -184,7 +185,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   );
 
   app.get(
-    '/openapi.json',
+    OPENAPI_PATH,
     {
       config: { rateLimit: false },
       schema: {

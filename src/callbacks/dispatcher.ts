@@ -1,25 +1,23 @@
 /**
- * The callback dispatcher: delivers the outbox (TaskStore callback deliveries) to the receivers.
+ * The callback dispatcher: delivers the outbox (the deliveries TaskStore records) to the receivers.
  * Each delivery is signed afresh per attempt (new timestamp) under a stable webhook-id; a 2xx answer
  * delivers it, anything else is retried with exponential backoff and full jitter until `retryForMs`
  * after the delivery was recorded, then given up. Deliveries are leased in the store while in flight,
  * so several dispatchers (processes) may share one store, and a crashed one's deliveries come back.
  */
 import type { Logger } from 'pino';
-import type { CallbackDelivery, TaskStore } from '../storage/task-store.js';
+import type { CallbackDelivery, CallbackOutbox } from '../storage/callback-outbox.js';
+import type { KeyStore } from '../storage/key-store.js';
 import type { DeliverFn } from './deliver.js';
 import { signWebhook } from './signing.js';
-
-export type CallbackOutbox = Pick<
-  TaskStore,
-  'claimDueCallbacks' | 'markCallbackDelivered' | 'rescheduleCallback' | 'webhookSecret'
->;
 
 /** What the dispatcher logs through: pino's Logger, or anything with the same two-argument calls. */
 export type DispatcherLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 export interface CallbackDispatcherOptions {
-  store: CallbackOutbox;
+  outbox: Omit<CallbackOutbox, 'close'>;
+  /** Where the secret that signs an account's callbacks comes from. */
+  keys: Pick<KeyStore, 'webhookSecret'>;
   deliver: DeliverFn;
   logger: DispatcherLogger;
   /** Time a receiver has to answer (config.callbackTimeoutMs). Default 10 s. */
@@ -56,7 +54,8 @@ export function retryDelayMs(failedAttempts: number, baseMs: number, maxMs: numb
 }
 
 export class CallbackDispatcher {
-  private readonly store: CallbackOutbox;
+  private readonly outbox: Omit<CallbackOutbox, 'close'>;
+  private readonly keys: Pick<KeyStore, 'webhookSecret'>;
   private readonly deliver: DeliverFn;
   private readonly log: DispatcherLogger;
   private readonly timeoutMs: number;
@@ -78,7 +77,8 @@ export class CallbackDispatcher {
   private interruptSleep: (() => void) | null = null;
 
   constructor(options: CallbackDispatcherOptions) {
-    this.store = options.store;
+    this.outbox = options.outbox;
+    this.keys = options.keys;
     this.deliver = options.deliver;
     this.log = options.logger;
     this.timeoutMs = options.timeoutMs ?? 10_000;
@@ -151,7 +151,7 @@ export class CallbackDispatcher {
   private async claimAndStart(): Promise<boolean> {
     const free = this.concurrency - this.inFlight.size;
     if (free <= 0) return true;
-    const due = await this.store.claimDueCallbacks(this.now(), free, this.leaseMs);
+    const due = await this.outbox.claimDue(this.now(), free, this.leaseMs);
     for (const delivery of due) {
       const attempt = this.attempt(delivery).finally(() => {
         this.inFlight.delete(attempt);
@@ -186,12 +186,12 @@ export class CallbackDispatcher {
     }
     try {
       if (failure === '') {
-        await this.store.markCallbackDelivered(delivery.id, this.now());
+        await this.outbox.markDelivered(delivery.id, this.now());
         this.log.debug(log, 'callback delivered');
         return;
       }
       const next = this.nextAttemptAt(delivery, this.now());
-      await this.store.rescheduleCallback(delivery.id, next, failure);
+      await this.outbox.reschedule(delivery.id, next, failure);
       if (next === null) {
         this.log.warn({ ...log, error: failure }, 'callback failed; retry window over, giving up');
       } else {
@@ -205,7 +205,7 @@ export class CallbackDispatcher {
 
   /** Sends one attempt; resolves with '' when delivered, else with why not. */
   private async post(delivery: CallbackDelivery): Promise<string> {
-    const secret = await this.store.webhookSecret(delivery.accountId);
+    const secret = await this.keys.webhookSecret(delivery.accountId);
     if (secret === null) return 'the account has no live API key to sign callbacks with';
     const headers: Record<string, string> = {
       'content-type': 'application/json',

@@ -3,7 +3,6 @@ export {
   CallbackDispatcher,
   retryDelayMs,
   type CallbackDispatcherOptions,
-  type CallbackOutbox,
   type DispatcherLogger,
 } from './dispatcher.js';
 export { signWebhook, webhookKey, webhookSignature, type WebhookHeaders } from './signing.js';

@@ -60,7 +60,7 @@ async function runExpand(input: string, opts: ExpandCliOptions): Promise<number>
     for (const file of written) process.stdout.write(`${file}\n`);
     return 0;
   } catch (err) {
-    const { ApiError } = await import('../errors.js');
+    const { ApiError } = await import('../contract/errors.js');
     const { EngineCancelledError } = await import('../engine/types.js');
     if (err instanceof BadInput || err instanceof ApiError) {
       process.stderr.write(`outpaint expand: ${err.message}\n`);
@@ -93,7 +93,7 @@ export function outputPaths(input: string, output: string | undefined, n: number
 
 async function expandFile(input: string, opts: ExpandCliOptions): Promise<string[]> {
   const [{ checkRatios, checkN }, { loadConfig }, fs] = await Promise.all([
-    import('../input/rules.js'),
+    import('../contract/rules.js'),
     import('../config.js'),
     import('node:fs/promises'),
   ]);
@@ -120,7 +120,7 @@ async function expandFile(input: string, opts: ExpandCliOptions): Promise<string
     const code = (err as NodeJS.ErrnoException).code;
     throw new BadInput(`cannot read ${input}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
-  const { decodeImage, toRaster } = await import('../input/image.js');
+  const { decodeImage, toRaster } = await import('../image/decode.js');
   await decodeImage(bytes, { maxPixels: config.maxPixels });
   const raster = await toRaster(bytes, config.maxPixels);
 
@@ -147,7 +147,7 @@ async function expandFile(input: string, opts: ExpandCliOptions): Promise<string
   if (bar) process.stderr.write('\n');
 
   // The same encoder as the service: PNG or JPEG with metadata saying the image is machine-generated.
-  const { encodeResult } = await import('../tasks/result-image.js');
+  const { encodeResult } = await import('../image/encode.js');
   await Promise.all(
     images.map(async (img, i) => {
       const file = outputs[i];

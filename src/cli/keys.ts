@@ -15,12 +15,12 @@ export function registerKeysCommand(program: Command): void {
     .option('--json', 'print {"access_key","secret_key","webhook_secret"} as JSON')
     .action(async (opts: { name: string; account?: string; json?: boolean }) => {
       const { newApiKey } = await import('../accounts/keys.js');
-      await withStore(async (tasks) => {
-        if (opts.account && !(await tasks.listKeys()).some((k) => k.accountId === opts.account)) {
+      await withKeys(async (keys) => {
+        if (opts.account && !(await keys.list()).some((k) => k.accountId === opts.account)) {
           throw new CliError(`--account: no account ${opts.account}`, 2);
         }
         const key = newApiKey(opts.name, opts.account);
-        await tasks.createKey(key);
+        await keys.create(key);
         if (opts.json) {
           const out = { access_key: key.accessKey, secret_key: key.secretKey, webhook_secret: key.webhookSecret };
           process.stdout.write(JSON.stringify(out) + '\n');
@@ -39,8 +39,8 @@ export function registerKeysCommand(program: Command): void {
     .description('list keys (secrets are not shown)')
     .option('--json', 'print a JSON array')
     .action(async (opts: { json?: boolean }) => {
-      await withStore(async (tasks) => {
-        const rows = (await tasks.listKeys()).map((k) => ({
+      await withKeys(async (keys) => {
+        const rows = (await keys.list()).map((k) => ({
           access_key: k.accessKey,
           name: k.name,
           account: k.accountId,
@@ -66,8 +66,8 @@ export function registerKeysCommand(program: Command): void {
     .description('revoke a key: tokens made with it stop working')
     .argument('<access_key>')
     .action(async (accessKey: string) => {
-      await withStore(async (tasks) => {
-        if (!(await tasks.revokeKey(accessKey, Date.now()))) {
+      await withKeys(async (keys) => {
+        if (!(await keys.revoke(accessKey, Date.now()))) {
           throw new CliError(`no live key ${accessKey}`, 2);
         }
         process.stdout.write(`revoked ${accessKey}\n`);
@@ -75,12 +75,12 @@ export function registerKeysCommand(program: Command): void {
     });
 }
 
-async function withStore<T>(fn: (tasks: import('../storage/task-store.js').TaskStore) => Promise<T>): Promise<T> {
+async function withKeys<T>(fn: (keys: import('../storage/key-store.js').KeyStore) => Promise<T>): Promise<T> {
   const { loadConfig } = await import('../config.js');
   const { openStorage } = await import('../storage/open.js');
   const storage = await openStorage(loadConfig());
   try {
-    return await fn(storage.tasks);
+    return await fn(storage.keys);
   } finally {
     await storage.close();
   }

@@ -9,6 +9,7 @@ export interface ClaimedJob {
 /**
  * Jobs for the engine workers, claimed with a lease: a job whose lease runs out (its worker died) is
  * claimed again by the next `claim`. Jobs are enqueued by TaskStore.create in the task's transaction.
+ * Leases are measured on the database's clock, so that workers on machines whose clocks differ agree.
  */
 export interface JobQueue {
   /** Enqueues a job for a task unless one is already queued or running for it (recovery path). */

@@ -1,8 +1,7 @@
-/** Picks the storage backend for a configuration: today the embedded one (SQLite and the local disk). */
+/** Picks the storage for a configuration: today the embedded one (SQLite and the local disk). */
 import type { Config } from '../config.js';
-import { openEmbeddedStorage, type Storage } from './index.js';
-
-export type { Storage };
+import { openEmbeddedStorage } from './embedded.js';
+import type { Storage } from './storage.js';
 
 export async function openStorage(config: Pick<Config, 'dataDir'>): Promise<Storage> {
   return openEmbeddedStorage(config.dataDir);

@@ -1,38 +1,10 @@
 /**
- * The contract's task object (../shared/kling-api.md, "Query one"), built from a stored task. The same
+ * The contract's task object (src/contract/schemas.ts, `Task`), built from a stored task. The same
  * object is the `data` of query responses and the body of callbacks, so the two never drift apart.
  */
-import type { TaskRecord, TaskStatus } from '../storage/task-store.js';
+import type { CreatedTask, Task, TaskImage } from '../contract/schemas.js';
+import { isFinished, type TaskRecord } from './model.js';
 import type { ResultUrlSigner } from './result-urls.js';
-
-export interface TaskImageView {
-  index: number;
-  url: string;
-  /** Only when watermarking was asked for. */
-  watermark_url?: string;
-}
-
-export interface TaskView {
-  task_id: string;
-  task_status: TaskStatus;
-  task_status_msg: string;
-  task_info: { external_task_id: string };
-  created_at: number;
-  updated_at: number;
-  /** Images charged, as a string: "0" until the task succeeds. */
-  final_unit_deduction: string;
-  watermark_info: { enabled: boolean };
-  task_result: { images: TaskImageView[] };
-}
-
-/** What POST /v1/images/editing/expand answers with. */
-export interface CreatedTaskView {
-  task_id: string;
-  task_status: TaskStatus;
-  task_info: { external_task_id: string };
-  created_at: number;
-  updated_at: number;
-}
 
 /** Links to results that never expire (a TTL of 0 keeps files forever) still carry an expiry: 9999-12-31. */
 const NEVER = Date.UTC(9999, 11, 31);
@@ -44,7 +16,7 @@ export function resultExpiry(task: Pick<TaskRecord, 'updatedAt'>, urls: Pick<Res
 
 // A finished task's view never changes (its links expire at a time fixed by the task), so it is built
 // (and serialised) once per record object; records of finished tasks are cached by the task service.
-const finishedViews = new WeakMap<TaskRecord, TaskView>();
+const finishedViews = new WeakMap<TaskRecord, Task>();
 const finishedJson = new WeakMap<TaskRecord, string>();
 
 /** The view as JSON, kept for finished tasks: polling a finished task serialises nothing. */
@@ -52,12 +24,12 @@ export function presentTaskJson(task: TaskRecord, urls: ResultUrlSigner): string
   const known = finishedJson.get(task);
   if (known !== undefined) return known;
   const json = JSON.stringify(presentTask(task, urls));
-  if (task.status === 'succeed' || task.status === 'failed') finishedJson.set(task, json);
+  if (isFinished(task.status)) finishedJson.set(task, json);
   return json;
 }
 
-export function presentTask(task: TaskRecord, urls: ResultUrlSigner): TaskView {
-  const finished = task.status === 'succeed' || task.status === 'failed';
+export function presentTask(task: TaskRecord, urls: ResultUrlSigner): Task {
+  const finished = isFinished(task.status);
   const known = finished ? finishedViews.get(task) : undefined;
   if (known) return known;
   const view = buildView(task, urls);
@@ -65,14 +37,14 @@ export function presentTask(task: TaskRecord, urls: ResultUrlSigner): TaskView {
   return view;
 }
 
-function buildView(task: TaskRecord, urls: ResultUrlSigner): TaskView {
+function buildView(task: TaskRecord, urls: ResultUrlSigner): Task {
   const succeeded = task.status === 'succeed';
   const expiresAt = resultExpiry(task, urls);
-  const images: TaskImageView[] = succeeded
+  const images: TaskImage[] = succeeded
     ? [...task.images]
         .sort((a, b) => a.index - b.index)
         .map((img) => {
-          const view: TaskImageView = { index: img.index, url: urls.sign(img.key, expiresAt) };
+          const view: TaskImage = { index: img.index, url: urls.sign(img.key, expiresAt) };
           if (task.params.watermark && img.watermarkKey) view.watermark_url = urls.sign(img.watermarkKey, expiresAt);
           return view;
         })
@@ -90,7 +62,7 @@ function buildView(task: TaskRecord, urls: ResultUrlSigner): TaskView {
   };
 }
 
-export function presentCreatedTask(task: TaskRecord): CreatedTaskView {
+export function presentCreatedTask(task: TaskRecord): CreatedTask {
   return {
     task_id: task.id,
     task_status: task.status,

@@ -1,11 +1,12 @@
 /**
- * Signed links to result files: `${publicUrl}/v1/files/<key>?expires=<unix s>&signature=<base64url>`.
+ * Signed links to result files: `${publicUrl}/v1/files/<key>?expires=<unix s>&signature=<base64url>`
+ * (FILES_PATH in src/contract/paths.ts).
  * The signature is an HMAC-SHA256 over the key and the expiry, so a link is valid exactly until the
  * blob it names expires, and nobody can mint a link to another blob (an input, another account's result).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { filePath } from '../contract/paths.js';
+import type { SecretStore } from '../storage/secret-store.js';
 
 export type UrlCheck = 'ok' | 'expired' | 'invalid';
 
@@ -37,8 +38,7 @@ export function createResultUrlSigner(opts: ResultUrlOptions): ResultUrlSigner {
     sign(key, expiresAt) {
       const expires = String(Math.ceil(expiresAt / 1000));
       const signature = mac(key, expires).toString('base64url');
-      const encodedKey = key.split('/').map(encodeURIComponent).join('/');
-      return `${base}/v1/files/${encodedKey}?expires=${expires}&signature=${signature}`;
+      return `${base}${filePath(key)}?expires=${expires}&signature=${signature}`;
     },
     verify(key, expires, signature, now = Date.now()) {
       if (!expires || !signature || !/^\d{1,12}$/.test(expires)) return 'invalid';
@@ -53,25 +53,9 @@ export function createResultUrlSigner(opts: ResultUrlOptions): ResultUrlSigner {
 }
 
 /**
- * The signing secret kept in `<dataDir>/url-signing.key` (created on first use, mode 0600), so that links
- * handed out stay valid across restarts.
+ * The signing key, shared by every node through the storage's secrets (a link minted by one node verifies
+ * on all), created on first use; the embedded storage keeps it in `<dataDir>/url-signing.key`.
  */
-export async function loadOrCreateUrlSecret(dataDir: string): Promise<Buffer> {
-  const file = path.join(dataDir, 'url-signing.key');
-  try {
-    const hex = (await readFile(file, 'utf8')).trim();
-    if (/^[0-9a-f]{64,}$/.test(hex)) return Buffer.from(hex, 'hex');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  await mkdir(dataDir, { recursive: true });
-  const secret = randomBytes(32);
-  try {
-    await writeFile(file, secret.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
-    return secret;
-  } catch (err) {
-    // Another process created it first: use theirs.
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return Buffer.from((await readFile(file, 'utf8')).trim(), 'hex');
-    throw err;
-  }
+export function resultUrlSecret(secrets: SecretStore): Promise<Buffer> {
+  return secrets.getOrCreate('url-signing', () => randomBytes(32));
 }

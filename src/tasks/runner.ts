@@ -7,11 +7,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ExpandedImage, ExpansionRatios, QualityPreset, RasterImage } from '../engine/types.js';
 import { EngineCancelledError } from '../engine/types.js';
-import { toRaster } from '../input/image.js';
+import { toRaster } from '../image/decode.js';
+import { encodeResult, encodeWatermarked } from '../image/encode.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ClaimedJob, JobQueue } from '../storage/job-queue.js';
-import type { ResultImage, StatusChange, TaskRecord, TaskStore } from '../storage/task-store.js';
-import { encodeResult, encodeWatermarked } from './result-image.js';
+import type { StatusChange, TaskStore } from '../storage/task-store.js';
+import { isFinished, type ResultImage, type TaskRecord } from './model.js';
 
 /** What the runner needs of the engine pool. */
 export interface ExpansionEngine {
@@ -134,7 +135,7 @@ export class JobRunner {
   private async process(job: ClaimedJob, signal: AbortSignal, log: Logger): Promise<'done' | 'released'> {
     const { tasks, blobs } = this.opts;
     let task = await tasks.getById(job.taskId);
-    if (!task || task.status === 'succeed' || task.status === 'failed') return 'done';
+    if (!task || isFinished(task.status)) return 'done';
 
     if (job.attempt > this.opts.maxAttempts) {
       await this.change(task, {

@@ -4,16 +4,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
-import { ApiError, invalidParameter } from '../errors.js';
-import { decodeImage, type DecodedImage } from '../input/image.js';
-import { LIMITS } from '../input/rules.js';
+import { ApiError, invalidParameter } from '../contract/errors.js';
+import { LIMITS, type ExpansionRatios } from '../contract/rules.js';
+import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { OutboundRequestError, type SafeHttp } from '../net/safe-http.js';
 import type { Blob, BlobStore } from '../storage/blob-store.js';
-import type { CreateRefusal, NewTask, TaskRecord, TaskStore } from '../storage/task-store.js';
-import type { ExpansionRatios } from '../engine/geometry.js';
+import type { CreateRefusal, TaskStore } from '../storage/task-store.js';
+import { LruCache } from '../util/lru.js';
+import { isFinished, type NewTask, type TaskRecord } from './model.js';
 import { callbackBody } from './present.js';
 import type { ResultUrlSigner } from './result-urls.js';
-import { LruCache } from '../util/lru.js';
 
 export type ImageSource = { kind: 'url'; url: string } | { kind: 'base64'; bytes: Buffer };
 
@@ -145,7 +145,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       if (cached) return cached;
       const task = await deps.tasks.getByIdOrExternalId(accountId, id);
       if (!task) throw notFound(`task ${id}`);
-      if (task.status === 'succeed' || task.status === 'failed') finished.set(cacheKey, task);
+      if (isFinished(task.status)) finished.set(cacheKey, task);
       return task;
     },
 

@@ -1,13 +1,17 @@
 /** Builders shared by the storage contracts and the callback tests. */
 import { randomUUID } from 'node:crypto';
-import type { JobQueue } from '../../src/storage/job-queue.js';
-import type { AdmissionLimits, ApiKeyRecord, NewTask, TaskStore } from '../../src/storage/task-store.js';
+import type { ApiKeyRecord } from '../../src/accounts/model.js';
+import type { openStorage } from '../../src/storage/open.js';
+import type { DatabaseBackend } from '../../src/storage/storage.js';
+import type { AdmissionLimits, TaskStore } from '../../src/storage/task-store.js';
+import type { NewTask } from '../../src/tasks/model.js';
 
-/** What a storage backend hands the contracts: a task store and the job queue it enqueues into. */
-export interface TaskBackend {
-  tasks: TaskStore;
-  queue: JobQueue;
-  close(): Promise<void>;
+/**
+ * What a backend hands the contracts: a fresh, empty database backend, and the configuration with which
+ * `openStorage` opens the same data again from another thread or process.
+ */
+export interface TaskBackend extends DatabaseBackend {
+  storageConfig: Parameters<typeof openStorage>[0];
 }
 
 export const ROOMY: AdmissionLimits = { maxAccountSlots: 1000, maxQueuedJobs: 1000 };

@@ -4,7 +4,28 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { createOk, newTask, sleep, type TaskBackend } from './fixtures.js';
+
+const OPEN_STORAGE = new URL('../../src/storage/open.js', import.meta.url).href;
+
+// Each thread opens the storage itself (its own connection, as another process would), claims and
+// completes jobs until none is left, then reports the job ids it got.
+const CLAIMING_THREAD = `
+  const { parentPort, workerData } = require('node:worker_threads');
+  import(workerData.openStorage).then(async ({ openStorage }) => {
+    const storage = await openStorage(workerData.config);
+    const got = [];
+    for (;;) {
+      const job = await storage.queue.claim(workerData.name, 60000);
+      if (!job) break;
+      got.push(job.id);
+      await storage.queue.complete(job.id, workerData.name);
+    }
+    await storage.close();
+    parentPort.postMessage(got);
+  });
+`;
 
 export function jobQueueContract(name: string, open: () => Promise<TaskBackend>): void {
   describe(`JobQueue contract: ${name}`, () => {
@@ -122,6 +143,25 @@ export function jobQueueContract(name: string, open: () => Promise<TaskBackend>)
       assert.equal(new Set(got.map((c) => c.id)).size, 10);
       assert.equal(new Set(got.map((c) => c.taskId)).size, 10);
       assert.equal(await backend.queue.queued(), 0);
+    });
+
+    it('hands every job to exactly one claimer across threads with their own connections', async () => {
+      const ids = await addTasks(200);
+      const runs = Array.from({ length: 4 }, (_, i) => {
+        const worker = new Worker(CLAIMING_THREAD, {
+          eval: true,
+          workerData: { openStorage: OPEN_STORAGE, config: backend.storageConfig, name: `thread-${i}` },
+        });
+        return new Promise<string[]>((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        });
+      });
+      const claimed = (await Promise.all(runs)).flat();
+      assert.equal(claimed.length, ids.length);
+      assert.equal(new Set(claimed).size, ids.length);
+      assert.equal(await backend.queue.queued(), 0);
+      assert.equal(await backend.queue.claim('late', 1000), null);
     });
   });
 }

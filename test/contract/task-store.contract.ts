@@ -1,11 +1,13 @@
 /**
- * The TaskStore contract: every backend (embedded SQLite today, PostgreSQL later) must pass it.
- * `open` returns a fresh, empty backend for each test.
+ * The TaskStore contract: every backend must pass it. `open` returns a fresh, empty backend for each
+ * test; the store's creates and status changes are checked together with the job and the callback
+ * delivery they write in the same transaction.
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { StatusChange, TaskRecord } from '../../src/storage/task-store.js';
-import { createOk, newKey, newTask, ROOMY, type TaskBackend } from './fixtures.js';
+import type { StatusChange } from '../../src/storage/task-store.js';
+import type { TaskRecord } from '../../src/tasks/model.js';
+import { createOk, newTask, ROOMY, type TaskBackend } from './fixtures.js';
 
 export function taskStoreContract(name: string, open: () => Promise<TaskBackend>): void {
   describe(`TaskStore contract: ${name}`, () => {
@@ -23,7 +25,7 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
       ...c,
     });
     /** Every delivery due now, leased for a moment (enough for these tests). */
-    const dueNow = () => backend.tasks.claimDueCallbacks(Date.now() + 1, 100, 1);
+    const dueNow = () => backend.outbox.claimDue(Date.now() + 1, 100, 1);
 
     describe('create', () => {
       it('stores a submitted task that reads back field for field', async () => {
@@ -58,7 +60,7 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
         assert.equal(await backend.queue.queued(), 1);
         const job = await backend.queue.claim('w1', 60_000);
         assert.equal(job?.taskId, input.id);
-        assert.equal(await backend.tasks.pendingCallbacks(), 1);
+        assert.equal(await backend.outbox.pending(), 1);
         const [delivery, ...rest] = await dueNow();
         assert.equal(rest.length, 0);
         assert.equal(delivery.taskId, input.id);
@@ -73,7 +75,7 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
       it('records no callback when the body is null, or when the task has no callback URL', async () => {
         await createOk(backend.tasks, newTask({ callbackUrl: 'https://example.com/hook' }), null);
         await createOk(backend.tasks, newTask({ callbackUrl: null }), '{"ignored":true}');
-        assert.equal(await backend.tasks.pendingCallbacks(), 0);
+        assert.equal(await backend.outbox.pending(), 0);
         assert.deepEqual(await dueNow(), []);
         assert.equal(await backend.queue.queued(), 2);
       });
@@ -85,7 +87,7 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
         assert.deepEqual(result, { ok: false, reason: 'duplicate_external_task_id' });
         assert.equal(await backend.tasks.getById(second.id), null);
         assert.equal(await backend.queue.queued(), 1);
-        assert.equal(await backend.tasks.pendingCallbacks(), 0);
+        assert.equal(await backend.outbox.pending(), 0);
       });
 
       it('lets another account use the same external_task_id', async () => {
@@ -105,7 +107,7 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
         const refused = newTask({ n: 1, callbackUrl: 'https://example.com/hook' });
         assert.deepEqual(await backend.tasks.create(refused, limits, '{}'), { ok: false, reason: 'account_slots_full' });
         assert.equal(await backend.tasks.getById(refused.id), null);
-        assert.equal(await backend.tasks.pendingCallbacks(), 0);
+        assert.equal(await backend.outbox.pending(), 0);
         assert.equal(await backend.queue.queued(), 2);
 
         // Another account has its own slots.
@@ -127,7 +129,7 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
         const refused = newTask({ accountId: 'acct_c', callbackUrl: 'https://example.com/hook' });
         assert.deepEqual(await backend.tasks.create(refused, limits, '{}'), { ok: false, reason: 'queue_full' });
         assert.equal(await backend.tasks.getById(refused.id), null);
-        assert.equal(await backend.tasks.pendingCallbacks(), 0);
+        assert.equal(await backend.outbox.pending(), 0);
         assert.equal(await backend.queue.queued(), 2);
 
         // A claimed job no longer waits, so there is room again.
@@ -219,7 +221,7 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
         );
         assert.equal(refused, null);
         assert.deepEqual(await backend.tasks.getById(task.id), task);
-        assert.equal(await backend.tasks.pendingCallbacks(), 0);
+        assert.equal(await backend.outbox.pending(), 0);
         assert.equal(await backend.tasks.updateStatus('nope', change({ from: ['submitted'], status: 'failed' })), null);
       });
 
@@ -260,143 +262,7 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
         const c = change({ from: ['submitted'], status: 'processing', callbackBody: '"processing"' });
         const results = await Promise.all([backend.tasks.updateStatus(task.id, c), backend.tasks.updateStatus(task.id, c)]);
         assert.equal(results.filter((r) => r !== null).length, 1);
-        assert.equal(await backend.tasks.pendingCallbacks(), 1);
-      });
-    });
-
-    describe('callback outbox', () => {
-      async function oneDelivery() {
-        await createOk(backend.tasks, newTask({ callbackUrl: 'https://example.com/hook' }), '{"n":1}');
-      }
-
-      it('leases claimed deliveries: nobody else gets them until the lease runs out', async () => {
-        await oneDelivery();
-        const now = Date.now() + 10;
-        const [first] = await backend.tasks.claimDueCallbacks(now, 10, 30_000);
-        assert.ok(first);
-        assert.equal(first.nextAttemptAt, now + 30_000);
-        assert.deepEqual(await backend.tasks.claimDueCallbacks(now, 10, 30_000), []);
-        assert.deepEqual(await backend.tasks.claimDueCallbacks(now + 29_999, 10, 30_000), []);
-        const [again] = await backend.tasks.claimDueCallbacks(now + 30_000, 10, 30_000);
-        assert.equal(again?.id, first.id);
-        assert.equal(await backend.tasks.pendingCallbacks(), 1);
-      });
-
-      it('claims at most `limit`, oldest due first, and nothing not yet due', async () => {
-        for (let i = 0; i < 3; i++) {
-          await createOk(backend.tasks, newTask({ callbackUrl: 'https://example.com/hook' }), String(i));
-        }
-        assert.deepEqual(await backend.tasks.claimDueCallbacks(Date.now() - 60_000, 10, 1000), []);
-        const now = Date.now() + 10;
-        const firstTwo = await backend.tasks.claimDueCallbacks(now, 2, 1000);
-        assert.equal(firstTwo.length, 2);
-        const rest = await backend.tasks.claimDueCallbacks(now, 10, 1000);
-        assert.equal(rest.length, 1);
-        assert.deepEqual([...firstTwo, ...rest].map((d) => d.body).sort(), ['0', '1', '2']);
-        const pushedBack = [...firstTwo, ...rest].find((d) => d.body === '1')!;
-        await backend.tasks.rescheduleCallback(pushedBack.id, now + 5000, 'HTTP 500');
-        const other = [...firstTwo, ...rest].find((d) => d.body === '2')!;
-        await backend.tasks.rescheduleCallback(other.id, now + 2000, 'HTTP 500');
-        // '0' is still under its lease until now + 1000, the earliest of the three.
-        const order = await backend.tasks.claimDueCallbacks(now + 10_000, 10, 1000);
-        assert.deepEqual(order.map((d) => d.body), ['0', '2', '1']);
-      });
-
-      it('never claims a delivered delivery again', async () => {
-        await oneDelivery();
-        const [d] = await dueNow();
-        await backend.tasks.markCallbackDelivered(d.id, Date.now());
-        assert.equal(await backend.tasks.pendingCallbacks(), 0);
-        assert.deepEqual(await backend.tasks.claimDueCallbacks(Date.now() + 86_400_000, 10, 1), []);
-      });
-
-      it('counts failed attempts and retries at the time given', async () => {
-        await oneDelivery();
-        const now = Date.now() + 10;
-        const [d] = await backend.tasks.claimDueCallbacks(now, 10, 1000);
-        await backend.tasks.rescheduleCallback(d.id, now + 60_000, 'HTTP 503');
-        assert.deepEqual(await backend.tasks.claimDueCallbacks(now + 59_999, 10, 1000), []);
-        const [retry] = await backend.tasks.claimDueCallbacks(now + 60_000, 10, 1000);
-        assert.equal(retry.id, d.id);
-        assert.equal(retry.attempts, 1);
-        assert.equal(retry.body, d.body);
-        assert.equal(retry.createdAt, d.createdAt);
-        await backend.tasks.rescheduleCallback(d.id, now + 70_000, 'timeout');
-        const [third] = await backend.tasks.claimDueCallbacks(now + 70_000, 10, 1000);
-        assert.equal(third.attempts, 2);
-      });
-
-      it('gives up on a delivery rescheduled to null', async () => {
-        await oneDelivery();
-        const [d] = await dueNow();
-        await backend.tasks.rescheduleCallback(d.id, null, 'retry window over');
-        assert.equal(await backend.tasks.pendingCallbacks(), 0);
-        assert.deepEqual(await backend.tasks.claimDueCallbacks(Date.now() + 100 * 86_400_000, 10, 1), []);
-        // Late reports about a finished delivery change nothing.
-        await backend.tasks.rescheduleCallback(d.id, Date.now(), 'late');
-        await backend.tasks.markCallbackDelivered(d.id, Date.now());
-        assert.equal(await backend.tasks.pendingCallbacks(), 0);
-        assert.deepEqual(await backend.tasks.claimDueCallbacks(Date.now() + 100 * 86_400_000, 10, 1), []);
-      });
-
-      it('hands concurrent claimers disjoint deliveries', async () => {
-        for (let i = 0; i < 10; i++) {
-          await createOk(backend.tasks, newTask({ callbackUrl: 'https://example.com/hook' }), String(i));
-        }
-        const now = Date.now() + 10;
-        const batches = await Promise.all(
-          Array.from({ length: 6 }, () => backend.tasks.claimDueCallbacks(now, 3, 60_000)),
-        );
-        const ids = batches.flat().map((d) => d.id);
-        assert.equal(ids.length, 10);
-        assert.equal(new Set(ids).size, 10);
-      });
-    });
-
-    describe('API keys', () => {
-      it('finds a key by access key and by secret, revoked or not', async () => {
-        const key = newKey();
-        await backend.tasks.createKey(key);
-        assert.deepEqual(await backend.tasks.findKey(key.accessKey), key);
-        assert.deepEqual(await backend.tasks.findKeyBySecret(key.secretKey), key);
-        assert.equal(await backend.tasks.findKey('unknown'), null);
-        assert.equal(await backend.tasks.findKeyBySecret('unknown'), null);
-        assert.equal(await backend.tasks.findKeyBySecret(key.accessKey), null);
-        assert.equal(await backend.tasks.findKey(key.secretKey), null);
-
-        const at = Date.now();
-        assert.equal(await backend.tasks.revokeKey(key.accessKey, at), true);
-        assert.equal(await backend.tasks.revokeKey(key.accessKey, at + 1), false);
-        assert.equal(await backend.tasks.revokeKey('unknown', at), false);
-        assert.deepEqual(await backend.tasks.findKey(key.accessKey), { ...key, revokedAt: at });
-        assert.deepEqual(await backend.tasks.findKeyBySecret(key.secretKey), { ...key, revokedAt: at });
-      });
-
-      it('lists every key, oldest first, and refuses a duplicate access key', async () => {
-        const first = newKey();
-        const second = newKey({ accountId: 'acct_b' });
-        await backend.tasks.createKey(first);
-        await backend.tasks.createKey(second);
-        await backend.tasks.revokeKey(first.accessKey, 123);
-        assert.deepEqual(await backend.tasks.listKeys(), [{ ...first, revokedAt: 123 }, second]);
-        await assert.rejects(backend.tasks.createKey({ ...newKey(), accessKey: first.accessKey }));
-        assert.equal((await backend.tasks.listKeys()).length, 2);
-      });
-
-      it("signs an account's callbacks with its newest live key's webhook secret", async () => {
-        assert.equal(await backend.tasks.webhookSecret('acct_a'), null);
-        const older = newKey();
-        const newer = newKey();
-        const otherAccount = newKey({ accountId: 'acct_b' });
-        await backend.tasks.createKey(newer);
-        await backend.tasks.createKey(older); // inserted later, but created earlier
-        await backend.tasks.createKey(otherAccount);
-        assert.equal(await backend.tasks.webhookSecret('acct_a'), newer.webhookSecret);
-        await backend.tasks.revokeKey(newer.accessKey, Date.now());
-        assert.equal(await backend.tasks.webhookSecret('acct_a'), older.webhookSecret);
-        await backend.tasks.revokeKey(older.accessKey, Date.now());
-        assert.equal(await backend.tasks.webhookSecret('acct_a'), null);
-        assert.equal(await backend.tasks.webhookSecret('acct_b'), otherAccount.webhookSecret);
+        assert.equal(await backend.outbox.pending(), 1);
       });
     });
   });

@@ -7,13 +7,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { createAuthenticator } from '../../src/accounts/authenticator.js';
 import { newApiKey } from '../../src/accounts/keys.js';
+import type { ApiKeyRecord } from '../../src/accounts/model.js';
 import { buildApp } from '../../src/api/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createSafeHttp, type Resolver } from '../../src/net/safe-http.js';
+import type { BlobStore } from '../../src/storage/blob-store.js';
 import { openEmbeddedStorage, type Storage } from '../../src/storage/index.js';
-import type { ApiKeyRecord } from '../../src/storage/task-store.js';
 import { createResultUrlSigner, type ResultUrlSigner } from '../../src/tasks/result-urls.js';
+import { createTaskService } from '../../src/tasks/service.js';
 import { signToken } from './jwt.js';
 
 export interface TestApi {
@@ -83,7 +86,7 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
     setReady: (r) => (ready = r),
     async newAccount() {
       const key = newApiKey('test');
-      await storage.tasks.createKey(key);
+      await storage.keys.create(key);
       return { key, token: () => signToken(key.accessKey, key.secretKey) };
     },
     async close() {
@@ -93,28 +96,29 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
+  // The blobs the app puts and deletes are tracked, so tests can tell that a refusal left no file behind.
+  const blobs: BlobStore = {
+    get: (key) => storage.blobs.get(key),
+    sweepExpired: (now) => storage.blobs.sweepExpired(now),
+    close: () => storage.blobs.close(),
+    put: async (key, data, meta) => {
+      await storage.blobs.put(key, data, meta);
+      api.liveBlobs.add(key);
+    },
+    delete: async (key) => {
+      await storage.blobs.delete(key);
+      api.liveBlobs.delete(key);
+    },
+  };
   api.app = await buildApp({
     config,
-    tasks: storage.tasks,
-    blobs: {
-      get: (key) => storage.blobs.get(key),
-      sweepExpired: (now) => storage.blobs.sweepExpired(now),
-      close: () => storage.blobs.close(),
-      put: async (key, data, meta) => {
-        await storage.blobs.put(key, data, meta);
-        api.liveBlobs.add(key);
-      },
-      delete: async (key) => {
-        await storage.blobs.delete(key);
-        api.liveBlobs.delete(key);
-      },
-    },
+    service: createTaskService({ config, tasks: storage.tasks, blobs, urls, http, onTaskCreated: () => void api.created++ }),
+    authenticator: createAuthenticator({ keys: storage.keys, skewSeconds: config.tokenSkewSeconds }),
     urls,
-    http,
+    rateCounter: storage.rateCounter,
     logger: options.logLines
       ? pino({ level: 'info' }, { write: (line: string) => void options.logLines!.push(line) })
       : pino({ level: 'silent' }),
-    onTaskCreated: () => void api.created++,
     ready: async () => ready,
     rateLimitWindowMs: options.rateLimitWindowMs,
   });

@@ -1,1 +1,3 @@
 export { checkBlobKey, DiskBlobStore, InvalidBlobKeyError } from './disk-blob-store.js';
+export { FileSecretStore } from './file-secret-store.js';
+export { MemoryRateCounter } from './memory-rate-counter.js';

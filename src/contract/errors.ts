@@ -1,5 +1,5 @@
 /**
- * The one registry of Kling error codes (../shared/kling-api.md, "Error codes").
+ * The one registry of Kling error codes (docs/kling-api.md, "Error codes").
  * Every failure that reaches a client is an ApiError built from this table; a test holds the table
  * against the contract and against the OpenAPI document.
  */

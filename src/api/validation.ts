@@ -1,176 +1,21 @@
 /**
- * Every request and response shape of the HTTP API, as TypeBox schemas: the same objects validate
- * requests (see `compileValidator`), serialise responses and make the OpenAPI document. The contract's
- * rules that JSON Schema cannot say (the area rule, "at least one ratio", the image string) are applied by
- * `toExpandRequest` with the shared rules of src/input/rules.ts, so this file and that one are the only
- * places a request is judged.
+ * Validation at the edge, in one place: the contract's schemas (src/contract/schemas.ts) checked by a
+ * TypeBox validator compiler, then the rules JSON Schema cannot say (the area rule, "at least one ratio",
+ * the image string) applied by `toExpandRequest` with the shared rules of src/contract/rules.ts. Every
+ * failure is a 1201 (or 1200) whose message names the field and the rule.
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
-import { ApiError, ERRORS, invalidParameter } from '../errors.js';
-import { checkN, checkPrompt, checkRatios, LIMITS } from '../input/rules.js';
+import { ApiError, invalidParameter } from '../contract/errors.js';
+import { checkN, checkPrompt, checkRatios } from '../contract/rules.js';
+import type { ExpandBody } from '../contract/schemas.js';
 import type { ExpandRequest, ImageSource } from '../tasks/service.js';
-
-// ---------------------------------------------------------------------------------------------- requests
-
-const ratio = (side: string, of: 'height' | 'width') =>
-  Type.Optional(
-    Type.Number({
-      minimum: 0,
-      maximum: LIMITS.maxRatio,
-      description: `How far to grow the ${side} side, as a multiple of the original ${of}. Missing counts as 0.`,
-    }),
-  );
-
-export const MAX_EXTERNAL_TASK_ID_CHARS = 256;
-export const MAX_CALLBACK_URL_CHARS = 2048;
-
-export const ExpandBody = Type.Object(
-  {
-    image: Type.String({
-      minLength: 1,
-      description:
-        'An http(s) URL, or the image as raw base64 with no `data:` prefix. JPEG or PNG, at most 10 MB, ' +
-        'each side at least 300 px, aspect ratio between 1:2.5 and 2.5:1.',
-    }),
-    up_expansion_ratio: ratio('top', 'height'),
-    down_expansion_ratio: ratio('bottom', 'height'),
-    left_expansion_ratio: ratio('left', 'width'),
-    right_expansion_ratio: ratio('right', 'width'),
-    prompt: Type.Optional(Type.String({ maxLength: LIMITS.maxPromptChars, description: 'What to paint in the new area.' })),
-    n: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.maxN, default: 1, description: 'How many images to make.' })),
-    watermark_info: Type.Optional(
-      Type.Object({ enabled: Type.Boolean() }, { description: 'Also produce a watermarked copy of each image.' }),
-    ),
-    callback_url: Type.Optional(
-      Type.String({ maxLength: MAX_CALLBACK_URL_CHARS, description: 'Notified (POST) on every status change.' }),
-    ),
-    external_task_id: Type.Optional(
-      Type.String({ maxLength: MAX_EXTERNAL_TASK_ID_CHARS, description: "The caller's own id, unique within the account." }),
-    ),
-  },
-  {
-    // Kling ignores fields it does not know; so do we (they are not stored).
-    additionalProperties: true,
-    description: '(1 + left + right) × (1 + up + down) ≤ 3, and at least one ratio above 0.',
-  },
-);
-export type ExpandBody = Static<typeof ExpandBody>;
-
-export const TaskIdParams = Type.Object({
-  id: Type.String({ minLength: 1, description: 'The task_id, else the account’s external_task_id.' }),
-});
-export type TaskIdParams = Static<typeof TaskIdParams>;
-
-export const ListQuery = Type.Object(
-  {
-    external_task_id: Type.Optional(
-      Type.String({ minLength: 1, description: 'Answer with this one task (single-task shape) instead of a list.' }),
-    ),
-    pageNum: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1 })),
-    pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 30 })),
-  },
-  { additionalProperties: true },
-);
-export type ListQuery = Static<typeof ListQuery>;
-
-export const FileParams = Type.Object({ '*': Type.String({ description: 'The blob key.' }) });
-/** FileParams as the OpenAPI document shows them: Fastify's wildcard `*` named `key`. */
-export const FileKeyParams = Type.Object({
-  key: Type.String({ description: 'The result file\'s key, e.g. results/<task_id>/0.png (it contains "/"); copy links whole from a task.' }),
-});
-export const FileQuery = Type.Object(
-  {
-    expires: Type.Optional(Type.String({ description: 'Unix seconds after which the link is dead.' })),
-    signature: Type.Optional(Type.String({ description: 'HMAC-SHA256 of key and expiry, base64url.' })),
-  },
-  { additionalProperties: true },
-);
-export type FileQuery = Static<typeof FileQuery>;
-
-// --------------------------------------------------------------------------------------------- responses
-
-const TaskStatus = Type.Union([
-  Type.Literal('submitted'),
-  Type.Literal('processing'),
-  Type.Literal('succeed'),
-  Type.Literal('failed'),
-]);
-const TaskInfo = Type.Object({ external_task_id: Type.String() });
-
-export const CreatedTask = Type.Object({
-  task_id: Type.String(),
-  task_status: TaskStatus,
-  task_info: TaskInfo,
-  created_at: Type.Integer({ description: 'Unix ms.' }),
-  updated_at: Type.Integer({ description: 'Unix ms.' }),
-});
-
-export const Task = Type.Object(
-  {
-    task_id: Type.String(),
-    task_status: TaskStatus,
-    task_status_msg: Type.String({ description: 'Why the task failed; empty otherwise.' }),
-    task_info: TaskInfo,
-    created_at: Type.Integer({ description: 'Unix ms.' }),
-    updated_at: Type.Integer({ description: 'Unix ms.' }),
-    final_unit_deduction: Type.String({ description: 'Images charged; "0" until the task succeeds.' }),
-    watermark_info: Type.Object({ enabled: Type.Boolean() }),
-    task_result: Type.Object({
-      images: Type.Array(
-        Type.Object({
-          index: Type.Integer({ minimum: 0 }),
-          url: Type.String({ description: 'Signed link, valid while the result is kept.' }),
-          watermark_url: Type.Optional(Type.String({ description: 'Only when watermarking was asked for.' })),
-        }),
-      ),
-    }),
-  },
-  { title: 'Task', description: 'A task; also the body of callbacks (without the envelope).' },
-);
-
-/** The success envelope around `data`. */
-export function Envelope<T extends TSchema>(data: T) {
-  return Type.Object({
-    code: Type.Literal(0),
-    message: Type.String({ examples: ['SUCCEED'] }),
-    request_id: Type.String(),
-    data,
-  });
-}
-
-const ALL_ERROR_CODES = Object.values(ERRORS).map((e) => e.code);
-
-export const ErrorEnvelope = Type.Object(
-  {
-    code: Type.Integer({ enum: ALL_ERROR_CODES, description: 'A Kling error code; see the table in the API description.' }),
-    message: Type.String({ description: 'What went wrong; for 1201 it names the field and the rule.' }),
-    request_id: Type.String(),
-  },
-  { title: 'Error' },
-);
-
-/** Response schemas for the error statuses a route can answer with, each described by its codes. */
-export function errorResponses(...kinds: (keyof typeof ERRORS)[]): Record<number, TSchema> {
-  const byStatus = new Map<number, string[]>();
-  for (const kind of kinds) {
-    const e = ERRORS[kind];
-    byStatus.set(e.status, [...(byStatus.get(e.status) ?? []), `${e.code} ${e.message}`]);
-  }
-  const out: Record<number, TSchema> = {};
-  for (const [status, lines] of byStatus) {
-    out[status] = { ...ErrorEnvelope, description: lines.join('; ') };
-  }
-  return out;
-}
-
-// ------------------------------------------------------------------------------------------- validation
 
 /**
  * A Fastify validator compiler built on TypeBox: no type coercion in bodies (`"n": "3"` is refused, as a
  * typed client would never send it), query strings converted from text first. Fields sent as null count
- * as absent. Failures are 1201s whose message is `field: rule`, the same wording as src/input/rules.ts.
+ * as absent. Failures are 1201s whose message is `field: rule`, the same wording as src/contract/rules.ts.
  */
 export function compileValidator({ schema, httpPart }: { schema: TSchema; httpPart?: string }) {
   const checker = TypeCompiler.Compile(schema);

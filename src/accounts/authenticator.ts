@@ -6,22 +6,41 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
-import { ApiError } from '../errors.js';
-import type { ApiKeyRecord, TaskStore } from '../storage/task-store.js';
+import { ApiError } from '../contract/errors.js';
+import type { KeyStore } from '../storage/key-store.js';
 import { LruCache } from '../util/lru.js';
+import type { ApiKeyRecord } from './model.js';
 
 export interface Caller {
   accountId: string;
   accessKey: string;
 }
 
+/** A token verified until `until` (Unix ms). */
+export interface VerifiedToken {
+  caller: Caller;
+  until: number;
+}
+
+/**
+ * Where verified tokens are remembered: per process by default (an LRU). A shared backend may put a
+ * cache here that also forgets the tokens of a key revoked on another node.
+ */
+export interface TokenCache {
+  get(token: string): VerifiedToken | undefined;
+  set(token: string, verified: VerifiedToken): void;
+  delete(token: string): void;
+  clear(): void;
+}
+
 export interface AuthenticatorOptions {
-  keys: Pick<TaskStore, 'findKey' | 'findKeyBySecret'>;
+  keys: Pick<KeyStore, 'find' | 'findBySecret'>;
   /** Leeway on exp and nbf (config.tokenSkewSeconds). */
   skewSeconds: number;
   /** Longest a verified token is trusted without looking its key up again. */
   cacheMs?: number;
-  cacheEntries?: number;
+  /** Default: an LRU of 10 000 tokens in this process. */
+  cache?: TokenCache;
   now?: () => number;
 }
 
@@ -40,10 +59,9 @@ const PLAIN_KEY_SHAPE = /^[A-Za-z0-9_-]{16,256}$/;
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   const now = opts.now ?? Date.now;
   const cacheMs = opts.cacheMs ?? 60_000;
-  const cacheEntries = opts.cacheEntries ?? 10_000;
-  const cache = new LruCache<string, { caller: Caller; until: number }>(cacheEntries);
+  const cache: TokenCache = opts.cache ?? new LruCache<string, VerifiedToken>(10_000);
 
-  const verifyJwt = async (token: string): Promise<{ caller: Caller; until: number }> => {
+  const verifyJwt = async (token: string): Promise<VerifiedToken> => {
     let iss: unknown;
     let alg: unknown;
     try {
@@ -54,7 +72,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     }
     if (alg !== 'HS256') throw invalid('token must be signed with HS256');
     if (typeof iss !== 'string' || !iss) throw invalid('token has no iss (access key)');
-    const key = await opts.keys.findKey(iss);
+    const key = await opts.keys.find(iss);
     if (!key || key.revokedAt !== null) throw invalid('unknown or revoked access key');
     let exp: number;
     try {
@@ -71,8 +89,8 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     return { caller: callerOf(key), until: Math.min(now() + cacheMs, (exp + opts.skewSeconds) * 1000) };
   };
 
-  const verifyPlainKey = async (token: string): Promise<{ caller: Caller; until: number }> => {
-    const key = await opts.keys.findKeyBySecret(token);
+  const verifyPlainKey = async (token: string): Promise<VerifiedToken> => {
+    const key = await opts.keys.findBySecret(token);
     // The store finds keys by a hash of the secret; compare the secrets themselves without leaking timing.
     if (!key || !sameSecret(key.secretKey, token) || key.revokedAt !== null) {
       throw invalid('unknown or revoked API key');
@@ -104,7 +122,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       const known = fromCache(token);
       if (known) return known;
 
-      let verified: { caller: Caller; until: number };
+      let verified: VerifiedToken;
       if (JWT_SHAPE.test(token)) verified = await verifyJwt(token);
       else if (PLAIN_KEY_SHAPE.test(token)) verified = await verifyPlainKey(token);
       else throw invalid('token is neither a JWT nor an API key');

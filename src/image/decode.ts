@@ -4,10 +4,10 @@
  * Shared by the HTTP API and the CLI, so both refuse the same files with the same messages.
  */
 import sharp from 'sharp';
-import { invalidParameter } from '../errors.js';
+import { invalidParameter } from '../contract/errors.js';
 import type { RasterImage } from '../engine/types.js';
 import { megabytes } from '../util/format.js';
-import { checkImageSize, LIMITS } from './rules.js';
+import { checkImageSize, LIMITS } from '../contract/rules.js';
 
 export type ImageFormat = 'jpeg' | 'png';
 

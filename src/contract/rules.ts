@@ -1,10 +1,17 @@
 /**
- * The contract's rules for an expansion request (../shared/kling-api.md, "Create"), shared by the HTTP API
- * and the CLI so that both refuse the same input with the same message. Each failure is a 1201 whose
- * message names the field and the rule.
+ * The contract's rules for an expansion request (docs/kling-api.md, "Create"), shared by the HTTP API,
+ * the CLI and the page so that all refuse the same input with the same message. Each failure is a 1201
+ * whose message names the field and the rule.
  */
-import { invalidParameter } from '../errors.js';
-import type { ExpansionRatios } from '../engine/geometry.js';
+import { invalidParameter } from './errors.js';
+
+/** How far to grow each side, as multiples of the original's height (up, down) or width (left, right). */
+export interface ExpansionRatios {
+  up: number;
+  down: number;
+  left: number;
+  right: number;
+}
 
 export const RATIO_FIELDS = {
   up: 'up_expansion_ratio',

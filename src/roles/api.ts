@@ -1,0 +1,69 @@
+/**
+ * The API role: the task service and the authenticator over the storage, and the HTTP layer that
+ * translates to them. Any number of API roles may share one storage.
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createAuthenticator } from '../accounts/authenticator.js';
+import { buildApp } from '../api/app.js';
+import type { Config } from '../config.js';
+import type { SafeHttp } from '../net/safe-http.js';
+import type { Storage } from '../storage/storage.js';
+import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import { createTaskService } from '../tasks/service.js';
+
+export interface ApiRoleDeps {
+  config: Config;
+  storage: Storage;
+  http: SafeHttp;
+  urls: ResultUrlSigner;
+  logger: Logger;
+  /** A task was admitted: wake this process's worker role, if it has one. */
+  onTaskCreated: () => void;
+}
+
+export interface ApiRole {
+  app: FastifyInstance;
+  /** Where it listens, as a URL a browser on this machine can open. */
+  listeningUrl: string;
+  /** Stops accepting connections and lets requests in flight finish. */
+  stop(): Promise<void>;
+}
+
+export async function startApiRole({ config, storage, http, urls, logger, onTaskCreated }: ApiRoleDeps): Promise<ApiRole> {
+  const service = createTaskService({
+    config,
+    tasks: storage.tasks,
+    blobs: storage.blobs,
+    urls,
+    http,
+    onTaskCreated: () => {
+      try {
+        onTaskCreated();
+      } catch (err) {
+        logger.error({ err }, 'onTaskCreated failed');
+      }
+    },
+  });
+  const authenticator = createAuthenticator({ keys: storage.keys, skewSeconds: config.tokenSkewSeconds });
+  const app = await buildApp({
+    config,
+    service,
+    authenticator,
+    urls,
+    rateCounter: storage.rateCounter,
+    logger,
+    ready: () => storage.outbox.pending(),
+  });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  const { port } = app.server.address() as AddressInfo;
+  // A wildcard address is not one to open in a browser; loopback reaches it.
+  const host = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  return { app, listeningUrl: `http://${host}:${port}`, stop: () => app.close() };
+}

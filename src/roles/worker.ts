@@ -1,0 +1,83 @@
+/**
+ * The worker role: the engine pool, the job runner that feeds it, the callback dispatcher and the expiry
+ * sweep. It serves no HTTP; any number of worker roles (processes, machines) may share one storage.
+ */
+import type { Logger } from 'pino';
+import { CallbackDispatcher } from '../callbacks/index.js';
+import type { Config } from '../config.js';
+import { EnginePool } from '../engine-pool/index.js';
+import type { SafeHttp } from '../net/safe-http.js';
+import type { Storage } from '../storage/storage.js';
+import { callbackBody } from '../tasks/present.js';
+import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import { JobRunner } from '../tasks/runner.js';
+
+/** Engine threads run below the HTTP thread's priority: health checks and reads stay fast under load. */
+const ENGINE_NICENESS = 10;
+
+export interface WorkerRoleDeps {
+  config: Config;
+  storage: Storage;
+  http: SafeHttp;
+  urls: ResultUrlSigner;
+  logger: Logger;
+}
+
+export interface WorkerRole {
+  /** Look for new jobs and due callbacks now (a task was created in this process). */
+  wake(): void;
+  /** Stops claiming, lets running jobs finish for up to the grace (then hands them back), flushes callbacks. */
+  stop(): Promise<void>;
+}
+
+export function startWorkerRole({ config, storage, http, urls, logger }: WorkerRoleDeps): WorkerRole {
+  const pool = new EnginePool({ threads: config.workers, niceness: ENGINE_NICENESS });
+  const dispatcher = new CallbackDispatcher({
+    outbox: storage.outbox,
+    keys: storage.keys,
+    deliver: (url, headers, body, opts) => http.post(url, headers, body, opts),
+    timeoutMs: config.callbackTimeoutMs,
+    // An attempt never outlives its timeout, so a crashed dispatcher's claims come back soon after.
+    leaseMs: config.callbackTimeoutMs + 5000,
+    retryForMs: config.callbackRetryMs,
+    logger: logger.child({ component: 'callbacks' }),
+  });
+  const runner = new JobRunner({
+    tasks: storage.tasks,
+    queue: storage.queue,
+    blobs: storage.blobs,
+    engine: pool,
+    renderCallback: (task) => callbackBody(task, urls) ?? '',
+    onStatusChange: () => dispatcher.wake(),
+    logger: logger.child({ component: 'runner' }),
+    concurrency: config.workers,
+    leaseMs: config.jobLeaseMs,
+    maxAttempts: config.jobMaxAttempts,
+    resultTtlMs: config.resultTtlMs,
+    quality: config.quality,
+    maxPixels: config.maxPixels,
+  });
+
+  dispatcher.start();
+  runner.start();
+  const sweep = setInterval(() => {
+    storage.blobs
+      .sweepExpired(Date.now())
+      .then((n) => n > 0 && logger.info({ deleted: n }, 'expired files deleted'))
+      .catch((err) => logger.error({ err }, 'expiry sweep failed'));
+  }, config.sweepIntervalMs);
+  sweep.unref();
+
+  return {
+    wake() {
+      runner.wake();
+      dispatcher.wake();
+    },
+    async stop() {
+      clearInterval(sweep);
+      await runner.stop(config.shutdownGraceMs);
+      await dispatcher.stop();
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import type { BlobStore } from './blob-store.js';
+import type { CallbackOutbox } from './callback-outbox.js';
+import type { JobQueue } from './job-queue.js';
+import type { KeyStore } from './key-store.js';
+import type { RateCounter } from './rate-counter.js';
+import type { SecretStore } from './secret-store.js';
+import type { TaskStore } from './task-store.js';
+
+/**
+ * One database backend: the task store, its job queue, the callback outbox and the keys, on one
+ * database, because they share transactions (a task is created with its job and its first callback; a
+ * status change is recorded with its callback).
+ */
+export interface DatabaseBackend {
+  tasks: TaskStore;
+  queue: JobQueue;
+  outbox: CallbackOutbox;
+  keys: KeyStore;
+  /** Where the data lives, for people: e.g. "SQLite database /srv/outpaint/data/outpaint.db". */
+  location: string;
+  close(): Promise<void>;
+}
+
+/** Everything Outpaint keeps, as `openStorage(config)` chose it: a database backend, blobs and shared state. */
+export interface Storage extends DatabaseBackend {
+  blobs: BlobStore;
+  /** Secrets every node shares (the result-link signing key). */
+  secrets: SecretStore;
+  /** Request counts behind the rate limit. */
+  rateCounter: RateCounter;
+  /** Closes everything; call after the job runner and the callback dispatcher have stopped. */
+  close(): Promise<void>;
+}
