@@ -2,9 +2,33 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DiskBlobStore, InvalidBlobKeyError } from '../src/storage/local/index.js';
+import { DiskBlobStore, FileSecretStore, InvalidBlobKeyError, MemoryRateCounter } from '../src/storage/local/index.js';
 import { BAD_BLOB_KEYS, blobStoreContract } from './contract/blob-store.contract.js';
+import { rateCounterContract } from './contract/rate-counter.contract.js';
+import { secretStoreContract } from './contract/secret-store.contract.js';
 import { tempDir } from './support/tmp.js';
+
+secretStoreContract('FileSecretStore', async () => {
+  const dir = await tempDir('outpaint-secrets-');
+  return { store: new FileSecretStore(dir.path), reopen: async () => new FileSecretStore(dir.path), close: dir.remove };
+});
+
+rateCounterContract('MemoryRateCounter', async () => ({ counter: new MemoryRateCounter(), close: async () => {} }));
+
+describe('FileSecretStore on disk', () => {
+  it('keeps a secret as <name>.key, hex, readable by its owner only', async () => {
+    const dir = await tempDir('outpaint-secrets-');
+    try {
+      const secret = await new FileSecretStore(dir.path).getOrCreate('url-signing', () => Buffer.alloc(32, 7));
+      const file = path.join(dir.path, 'url-signing.key');
+      assert.equal((await fs.readFile(file, 'utf8')).trim(), secret.toString('hex'));
+      assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+      assert.deepEqual(await fs.readdir(dir.path), ['url-signing.key']);
+    } finally {
+      await dir.remove();
+    }
+  });
+});
 
 blobStoreContract('DiskBlobStore', async () => {
   const dir = await tempDir('outpaint-blobs-');
