@@ -48,6 +48,7 @@ describe('tasks: query, ownership, listing', () => {
         created_at: created.body.data.created_at,
         updated_at: created.body.data.updated_at,
         final_unit_deduction: '0',
+        task_progress: 0,
         watermark_info: { enabled: true },
         task_result: { images: [] },
       });

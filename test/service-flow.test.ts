@@ -152,3 +152,25 @@ test('the health check answers while the engine is busy', async () => {
   }
   assert.ok(slowest.ms < 500, `healthz took ${slowest.ms} ms while the engine ran`);
 });
+
+test('polling shows task_progress rising while the engine works, and 100 once succeeded', async () => {
+  const bearer = await token(keys);
+  const created = await api(server.url, 'POST', '/v1/images/editing/expand', bearer, {
+    image: (await scenePng(800, 600, 5)).toString('base64'),
+    left_expansion_ratio: 1,
+    n: 4,
+  });
+  assert.equal(created.status, 200);
+  const taskId: string = created.body.data.task_id;
+  assert.equal((await api(server.url, 'GET', `/v1/images/editing/expand/${taskId}`, bearer)).body.data.task_progress, 0);
+  const seen: number[] = [];
+  const done = await waitFor('the task to finish', async () => {
+    const q = await api(server.url, 'GET', `/v1/images/editing/expand/${taskId}`, bearer);
+    if (q.body.data.task_status === 'processing') seen.push(q.body.data.task_progress);
+    return ['succeed', 'failed'].includes(q.body.data.task_status) ? q.body.data : null;
+  });
+  assert.equal(done.task_status, 'succeed', done.task_status_msg);
+  assert.equal(done.task_progress, 100);
+  assert.ok(seen.some((p) => p > 0 && p < 100), `progress seen while processing: ${seen.join(', ')}`);
+  assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'progress never goes back');
+});

@@ -115,6 +115,11 @@ export const Task = Type.Object(
     created_at: Type.Integer({ description: 'Unix ms.' }),
     updated_at: Type.Integer({ description: 'Unix ms.' }),
     final_unit_deduction: Type.String({ description: 'Images charged; "0" until the task succeeds.' }),
+    task_progress: Type.Integer({
+      minimum: 0,
+      maximum: 100,
+      description: "Outpaint's own field (Kling clients ignore it): how far the work is, 0–100; 100 once succeeded.",
+    }),
     watermark_info: Type.Object({ enabled: Type.Boolean() }),
     task_result: Type.Object({
       images: Type.Array(

@@ -68,5 +68,11 @@ export interface TaskStore {
    * Returns the updated task; null (and changes nothing) when the task is missing or not in `from`.
    */
   updateStatus(taskId: string, change: StatusChange): Promise<TaskRecord | null>;
+  /**
+   * Raises the stored progress of a processing task to `progress` (an integer 0–100). Does nothing when
+   * the task is not processing or its progress is already as high: progress never goes back, and a late
+   * report cannot touch a finished task. Moves neither updatedAt nor the outbox.
+   */
+  setProgress(taskId: string, progress: number): Promise<void>;
   close(): Promise<void>;
 }

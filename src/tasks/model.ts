@@ -39,10 +39,15 @@ export interface TaskRecord {
   inputWidth: number;
   inputHeight: number;
   images: ResultImage[];
+  /**
+   * How far the work is, 0–100, only ever rising while the task is processing (a succeeded task reads
+   * 100 whatever was stored). Not a status change: it moves neither updatedAt nor a callback.
+   */
+  progress: number;
   /** Unix milliseconds. */
   createdAt: number;
   updatedAt: number;
 }
 
 /** A task as admitted, before the store gives it its status. */
-export type NewTask = Omit<TaskRecord, 'status' | 'statusMsg' | 'images' | 'updatedAt'>;
+export type NewTask = Omit<TaskRecord, 'status' | 'statusMsg' | 'images' | 'progress' | 'updatedAt'>;

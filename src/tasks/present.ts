@@ -57,6 +57,7 @@ function buildView(task: TaskRecord, urls: ResultUrlSigner): Task {
     created_at: task.createdAt,
     updated_at: task.updatedAt,
     final_unit_deduction: succeeded ? String(images.length) : '0',
+    task_progress: succeeded ? 100 : task.progress,
     watermark_info: { enabled: task.params.watermark },
     task_result: { images },
   };

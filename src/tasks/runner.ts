@@ -19,9 +19,19 @@ export interface ExpansionEngine {
   expand(
     image: RasterImage,
     ratios: ExpansionRatios,
-    options: { n: number; seed: number; quality: QualityPreset; signal?: AbortSignal },
+    options: {
+      n: number;
+      seed: number;
+      quality: QualityPreset;
+      signal?: AbortSignal;
+      /** Steps done over all n results, out of `total`. */
+      onProgress?: (p: { done: number; total: number }) => void;
+    },
   ): Promise<ExpandedImage[]>;
 }
+
+/** The engine's steps fill the progress up to here; encoding and storing the files take the rest. */
+const ENGINE_PROGRESS_SHARE = 95;
 
 export interface RunnerOptions {
   tasks: TaskStore;
@@ -42,6 +52,8 @@ export interface RunnerOptions {
   maxPixels: number;
   /** How often to look for work when nothing woke the runner. */
   pollMs?: number;
+  /** Shortest time between two progress writes of one job (default 250 ms). */
+  progressIntervalMs?: number;
 }
 
 export class JobRunner {
@@ -164,7 +176,7 @@ export class JobRunner {
       images = await this.opts.engine.expand(
         raster,
         { up, down, left, right },
-        { n: task.params.n, seed: seedFor(task.id), quality: this.opts.quality, signal },
+        { n: task.params.n, seed: seedFor(task.id), quality: this.opts.quality, signal, onProgress: this.progressWriter(task.id, log) },
       );
     } catch (err) {
       if (signal.aborted || err instanceof EngineCancelledError) return 'released';
@@ -196,6 +208,24 @@ export class JobRunner {
     await this.change(task, { from: ['processing'], status: 'succeed', images: results }, finishedAt);
     log.info({ engineMs, totalMs: Date.now() - started, n: images.length }, 'task succeeded');
     return 'done';
+  }
+
+  /**
+   * Stores the engine's progress as the task's, at most every progressIntervalMs and only when the whole
+   * percent rose: polling clients and event streams see it move without a write per engine step.
+   */
+  private progressWriter(taskId: string, log: Logger): (p: { done: number; total: number }) => void {
+    const interval = this.opts.progressIntervalMs ?? 250;
+    let stored = 0;
+    let lastWrite = 0;
+    return ({ done, total }) => {
+      const percent = total > 0 ? Math.floor((ENGINE_PROGRESS_SHARE * done) / total) : 0;
+      const now = Date.now();
+      if (percent <= stored || now - lastWrite < interval) return;
+      stored = percent;
+      lastWrite = now;
+      this.opts.tasks.setProgress(taskId, percent).catch((err) => log.warn({ err }, 'storing progress failed'));
+    };
   }
 
   /** Records a status change with its callback (when the task has a callback_url) in one step. */

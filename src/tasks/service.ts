@@ -124,7 +124,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
           inputHeight: image.height,
           createdAt,
         };
-        const submitted: TaskRecord = { ...newTask, status: 'submitted', statusMsg: '', images: [], updatedAt: createdAt };
+        const submitted: TaskRecord = { ...newTask, status: 'submitted', statusMsg: '', images: [], progress: 0, updatedAt: createdAt };
         const result = await deps.tasks.create(
           newTask,
           { maxAccountSlots: deps.config.accountConcurrency, maxQueuedJobs: deps.config.maxQueuedJobs },

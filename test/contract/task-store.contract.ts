@@ -36,6 +36,7 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
           status: 'submitted',
           statusMsg: '',
           images: [],
+          progress: 0,
           updatedAt: input.createdAt,
         };
         assert.deepEqual(created, expected);
@@ -194,6 +195,33 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
         const page1 = await backend.tasks.list('acct_a', { pageNum: 1, pageSize: 2 });
         const page2 = await backend.tasks.list('acct_a', { pageNum: 2, pageSize: 2 });
         assert.deepEqual([...page1, ...page2].map((t) => t.id), ['t-c', 't-b', 't-a']);
+      });
+    });
+
+    describe('setProgress', () => {
+      it('raises the progress of a processing task only, never lowers it, and moves nothing else', async () => {
+        const task = await createOk(backend.tasks, newTask({ callbackUrl: 'https://example.com/hook' }));
+        await backend.tasks.setProgress(task.id, 10); // still submitted: ignored
+        assert.equal((await backend.tasks.getById(task.id))?.progress, 0);
+        const processing = (await backend.tasks.updateStatus(task.id, change({ from: ['submitted'], status: 'processing' })))!;
+        await backend.tasks.setProgress(task.id, 40);
+        await backend.tasks.setProgress(task.id, 25); // late, lower report: ignored
+        const read = await backend.tasks.getById(task.id);
+        assert.deepEqual(read, { ...processing, progress: 40 });
+        assert.equal(await backend.outbox.pending(), 0);
+        await backend.tasks.setProgress(task.id, 100);
+        assert.equal((await backend.tasks.getById(task.id))?.progress, 100);
+      });
+
+      it('never touches a finished task', async () => {
+        const task = await createOk(backend.tasks, newTask());
+        await backend.tasks.updateStatus(task.id, change({ from: ['submitted'], status: 'processing' }));
+        await backend.tasks.setProgress(task.id, 30);
+        const failed = await backend.tasks.updateStatus(task.id, change({ from: ['processing'], status: 'failed', statusMsg: 'canceled' }));
+        await backend.tasks.setProgress(task.id, 90);
+        assert.deepEqual(await backend.tasks.getById(task.id), failed);
+        assert.equal(failed?.progress, 30);
+        await backend.tasks.setProgress('nope', 50); // unknown: nothing, no error
       });
     });
 

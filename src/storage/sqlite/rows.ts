@@ -15,6 +15,7 @@ export interface TaskRow {
   input_width: number;
   input_height: number;
   images: string;
+  progress: number;
   created_at: number;
   updated_at: number;
 }
@@ -31,6 +32,7 @@ export function taskFromRow(r: TaskRow): TaskRecord {
     inputWidth: r.input_width,
     inputHeight: r.input_height,
     images: JSON.parse(r.images) as ResultImage[],
+    progress: r.progress,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -89,6 +89,11 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX api_keys_account ON api_keys (account_id, created_at DESC);
     `,
   },
+  {
+    version: 2,
+    name: 'tasks.progress',
+    sql: `ALTER TABLE tasks ADD COLUMN progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100);`,
+  },
 ];
 
 /** Opens (creating if needed) the database file and brings its schema up to date. */

@@ -16,7 +16,7 @@ export const NOW_MS = `CAST(unixepoch('subsec') * 1000 AS INTEGER)`;
 const CLAIMABLE = `(state = 'queued' OR (state = 'running' AND lease_expires_at <= ${NOW_MS}))`;
 
 const TASK_COLUMNS = `id, account_id, external_task_id, status, status_msg, params, input_key, input_width,
-  input_height, images, created_at, updated_at`;
+  input_height, images, progress, created_at, updated_at`;
 
 export function prepareStatements(db: DB) {
   return {
@@ -48,6 +48,9 @@ export function prepareStatements(db: DB) {
     updateTaskStatus: db.prepare(
       `UPDATE tasks SET status = @status, status_msg = @statusMsg, images = @images, updated_at = @at
        WHERE id = @id`,
+    ),
+    raiseProgress: db.prepare<{ id: string; progress: number }>(
+      `UPDATE tasks SET progress = @progress WHERE id = @id AND status = 'processing' AND progress < @progress`,
     ),
 
     // Jobs

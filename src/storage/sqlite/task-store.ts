@@ -83,6 +83,10 @@ export class SqliteTaskStore extends SqlitePort implements TaskStore {
     return apply.immediate();
   }
 
+  async setProgress(taskId: string, progress: number): Promise<void> {
+    this.sql.raiseProgress.run({ id: taskId, progress });
+  }
+
   /** Inside the caller's transaction. A body without a callback URL has nowhere to go and is dropped. */
   private recordCallback(taskId: string, accountId: string, url: string | null, body: string | null): void {
     if (body === null || !url) return;
