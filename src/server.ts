@@ -67,7 +67,15 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
     let worker: WorkerRole | null = null;
     let api: ApiRole | null = null;
     if (roles.api) {
-      api = await startApiRole({ config, storage, http, urls, logger, onTaskCreated: () => worker?.wake() });
+      api = await startApiRole({
+        config,
+        storage,
+        http,
+        urls,
+        logger,
+        onTaskCreated: () => worker?.wake(),
+        onTaskCanceled: (taskId) => worker?.cancel(taskId),
+      });
       cleanups.push(() => api!.stop());
       publicUrl = config.publicUrl ?? api.listeningUrl;
       signer = signerFor(publicUrl);

@@ -80,7 +80,9 @@ describe('GET /openapi.json', () => {
       'GET /v1/files/{key}',
       'GET /v1/images/editing/expand',
       'GET /v1/images/editing/expand/{id}',
+      'GET /v1/images/editing/expand/{id}/events',
       'POST /v1/images/editing/expand',
+      'POST /v1/images/editing/expand/{id}/cancel',
     ]);
     for (const { route, op } of operations) {
       assert.ok(op.summary, `${route}: summary`);
@@ -110,6 +112,23 @@ describe('GET /openapi.json', () => {
       scheme: 'bearer',
       bearerFormat: 'JWT (HS256, iss = access key) or the secret key itself',
     });
+  });
+
+  it('documents cancel and the event stream: its media type, Last-Event-ID and the access_token parameter', () => {
+    const cancel = doc.paths['/v1/images/editing/expand/{id}/cancel'].post;
+    assert.ok(cancel.responses['200'].content['application/json'].schema.properties.data.properties.task_status_msg);
+    assert.ok(cancel.responses['400'] && cancel.responses['404'], 'finished (1201) and not found (1203)');
+    assert.match(cancel.description, /canceled/);
+    const events = doc.paths['/v1/images/editing/expand/{id}/events'].get;
+    assert.ok(events.responses['200'].content['text/event-stream'].schema);
+    const params = Object.fromEntries(events.parameters.map((p: any) => [`${p.in} ${p.name}`, p]));
+    assert.ok(params['header last-event-id'] && params['path id'], Object.keys(params).join(', '));
+    // The query parameter is described as what it is, a way to send the credential (swagger then leaves it
+    // out of the parameters).
+    assert.deepEqual(events.security, [{ bearer: [] }, { accessToken: [] }]);
+    const { type, in: where, name } = doc.components.securitySchemes.accessToken;
+    assert.deepEqual([type, where, name], ['apiKey', 'query', 'access_token']);
+    assert.ok(events.responses['401'] && events.responses['404']);
   });
 
   it('validates what it documents: the document and the validator share their schemas', async () => {

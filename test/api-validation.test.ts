@@ -121,6 +121,14 @@ describe('create: validation of every rule', () => {
       await refused({ image: png, up_expansion_ratio: 1, n: 1.5 }, 1201, 'n: must be an integer');
       await refused({ image: png, up_expansion_ratio: 1, n: '2' }, 1201, 'n: must be an integer');
     });
+    it("seed (Outpaint's own) an integer in [0, 2147483647]", async () => {
+      await refused({ image: png, up_expansion_ratio: 1, seed: -1 }, 1201, 'seed: -1 is outside [0, 2147483647]');
+      await refused({ image: png, up_expansion_ratio: 1, seed: 2 ** 31 }, 1201, 'seed: 2147483648 is outside [0, 2147483647]');
+      await refused({ image: png, up_expansion_ratio: 1, seed: 1.5 }, 1201, 'seed: must be an integer');
+      await refused({ image: png, up_expansion_ratio: 1, seed: '7' }, 1201, 'seed: must be an integer');
+      const res = await create({ image: png, up_expansion_ratio: 1, seed: 2147483647 });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    });
     it('watermark_info is { enabled: boolean }', async () => {
       await refused({ image: png, up_expansion_ratio: 1, watermark_info: true }, 1201, 'watermark_info: must be an object');
       await refused({ image: png, up_expansion_ratio: 1, watermark_info: { enabled: 'yes' } }, 1201, 'watermark_info.enabled: must be a boolean');

@@ -117,3 +117,40 @@ test('--help mentions the numbered outputs and the exit codes', () => {
   assert.match(r.stdout, /-0, -1/);
   assert.match(r.stdout, /Exit status/);
 });
+
+/** The command on a terminal: under `script`, which gives it a pseudo-terminal and records what it drew. */
+function onTerminal(...args: string[]): { status: number | null; screen: string } {
+  const command = [process.execPath, MAIN, 'expand', ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, OUTPAINT_QUALITY: 'fast', OUTPAINT_WORKERS: '2' },
+  });
+  assert.equal(r.error, undefined, 'script (util-linux) runs');
+  return { status: r.status, screen: r.stdout };
+}
+
+test('on a terminal, a progress bar redrawn in place up to 100 %, then the file names on their own lines', () => {
+  const out = path.join(dir, 'tty.png');
+  const r = onTerminal(path.join(dir, 'in.png'), '--right', '0.5', '-n', '2', '-o', out);
+  assert.equal(r.status, 0, r.screen);
+  const frames = r.screen.split('\r').filter((f) => f.startsWith('expanding ['));
+  assert.ok(frames.length >= 3, `${frames.length} frames: ${JSON.stringify(r.screen)}`);
+  const percents = frames.map((f) => Number(/(\d+)%/.exec(f)![1]));
+  assert.equal(percents[0], 0);
+  assert.equal(percents[percents.length - 1], 100);
+  assert.deepEqual(percents, [...percents].sort((a, b) => a - b), 'never goes back');
+  // The terminal shows a newline as \r\n: the full bar ends its line, then the names follow.
+  const names = [path.join(dir, 'tty-0.png'), path.join(dir, 'tty-1.png')];
+  assert.ok(r.screen.endsWith(`${frames[frames.length - 1]}\r\n${names.join('\r\n')}\r\n`), JSON.stringify(r.screen.slice(-200)));
+  assert.match(frames[frames.length - 1], /^expanding \[#{30}\] 100%  \d+\.\d s$/);
+});
+
+test('--quiet draws no bar on a terminal; an error after the bar started begins on a line of its own', () => {
+  const quiet = onTerminal(path.join(dir, 'in.png'), '--right', '0.5', '--quiet', '-o', path.join(dir, 'quiet.png'));
+  assert.equal(quiet.status, 0, quiet.screen);
+  assert.equal(quiet.screen.replaceAll('\r', ''), `${path.join(dir, 'quiet.png')}\n`);
+  const unwritable = onTerminal(path.join(dir, 'in.png'), '--right', '0.5', '-o', path.join(dir, 'no-such-dir', 'x.png'));
+  assert.equal(unwritable.status, 1);
+  assert.match(unwritable.screen, /100%  \d+\.\d s\r?\n(?:\r)?outpaint expand: cannot write /);
+});

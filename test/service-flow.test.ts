@@ -3,10 +3,13 @@
  * over HTTP with a callback receiver on loopback, results downloaded through their signed URLs.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { expansionGeometry } from '../src/engine/geometry.js';
-import { api, createKeys, startServer, stopServer, tempDataDir, token, waitFor, type Keys, type ServerProcess } from './support/outpaint-process.js';
+import { api, CLI, createKeys, startServer, stopServer, tempDataDir, token, waitFor, type Keys, type ServerProcess } from './support/outpaint-process.js';
 import { scenePng } from './support/pictures.js';
 import { startReceiver, type Receiver } from './support/receiver.js';
 
@@ -173,4 +176,37 @@ test('polling shows task_progress rising while the engine works, and 100 once su
   assert.equal(done.task_progress, 100);
   assert.ok(seen.some((p) => p > 0 && p < 100), `progress seen while processing: ${seen.join(', ')}`);
   assert.deepEqual(seen, [...seen].sort((a, b) => a - b), 'progress never goes back');
+});
+
+test('a seed makes the same pictures as `outpaint expand --seed` (result i uses seed + i)', async () => {
+  const bearer = await token(keys);
+  const input = await scenePng(360, 320, 9);
+  const created = await api(server.url, 'POST', '/v1/images/editing/expand', bearer, {
+    image: input.toString('base64'),
+    right_expansion_ratio: 0.4,
+    n: 2,
+    seed: 41,
+  });
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  const done = await waitFor('the seeded task', async () => {
+    const q = await api(server.url, 'GET', `/v1/images/editing/expand/${created.body.data.task_id}`, bearer);
+    return ['succeed', 'failed'].includes(q.body.data.task_status) ? q.body.data : null;
+  });
+  assert.equal(done.task_status, 'succeed', done.task_status_msg);
+  const second = Buffer.from(await (await fetch(done.task_result.images[1].url)).arrayBuffer());
+
+  const dir = await tempDataDir();
+  try {
+    const file = path.join(dir.dir, 'in.png');
+    await writeFile(file, input);
+    const cli = spawnSync(process.execPath, [CLI, 'expand', file, '--right', '0.4', '--seed', '42', '-o', path.join(dir.dir, 'out.png')], {
+      encoding: 'utf8',
+      env: { ...process.env, OUTPAINT_QUALITY: 'fast' },
+    });
+    assert.equal(cli.status, 0, cli.stderr);
+    const fromCli = await sharp(path.join(dir.dir, 'out.png')).raw().toBuffer();
+    assert.ok((await sharp(second).raw().toBuffer()).equals(fromCli), 'result 1 of seed 41 is the CLI’s seed 42, pixel for pixel');
+  } finally {
+    await dir.cleanup();
+  }
 });

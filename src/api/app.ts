@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Authenticator, Caller } from '../accounts/authenticator.js';
 import type { Config } from '../config.js';
 import { ApiError, ERRORS } from '../contract/errors.js';
-import { FILES_PATH } from '../contract/paths.js';
+import { ACCESS_TOKEN_PARAM, FILES_PATH } from '../contract/paths.js';
 import { FileKeyParams } from '../contract/schemas.js';
 import type { RateCounter } from '../storage/rate-counter.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';
@@ -31,6 +31,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route needs `Authorization: Bearer …`. */
     auth?: boolean;
+    /** The token may come as the `access_token` query parameter instead (for EventSource, which cannot send headers). */
+    tokenInQuery?: boolean;
   }
 }
 
@@ -47,6 +49,8 @@ export interface AppDeps {
   ready: () => Promise<unknown>;
   /** Override for tests. */
   rateLimitWindowMs?: number;
+  /** Override for tests: how often an idle event stream gets a comment line (default 15 s). */
+  eventsHeartbeatMs?: number;
 }
 
 /** The `message` of every successful response, as Kling spells it. */
@@ -95,7 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       {
         request_id: request.id,
         method: request.method,
-        url: request.url,
+        url: withoutAccessToken(request.url),
         statusCode: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
       },
@@ -125,12 +129,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return done(new ApiError('UNAVAILABLE', 'the server is shutting down; retry shortly'));
     }
     if (!request.routeOptions.config.auth) return done();
-    const known = authenticator.cached(request.headers.authorization);
+    const authorization = request.headers.authorization ?? bearerFromQuery(request);
+    const known = authenticator.cached(authorization);
     if (known) {
       request.caller = known;
       return done();
     }
-    authenticator.authenticate(request.headers.authorization).then(
+    authenticator.authenticate(authorization).then(
       (caller) => {
         request.caller = caller;
         done();
@@ -187,6 +192,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             scheme: 'bearer',
             bearerFormat: 'JWT (HS256, iss = access key) or the secret key itself',
           },
+          accessToken: {
+            type: 'apiKey',
+            in: 'query',
+            name: ACCESS_TOKEN_PARAM,
+            description: 'The bearer token as a query parameter: only on the events route, for EventSource.',
+          },
         },
       },
     },
@@ -221,8 +232,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sendError(error, request, reply, config.maxBodyBytes),
   );
 
-  registerRoutes(app, { service, urls: deps.urls, ready: deps.ready });
+  registerRoutes(app, { service, urls: deps.urls, ready: deps.ready, eventsHeartbeatMs: deps.eventsHeartbeatMs });
   return app;
+}
+
+/** On routes that allow it, the `access_token` query parameter as an Authorization header value. */
+function bearerFromQuery(request: FastifyRequest): string | undefined {
+  if (!request.routeOptions.config.tokenInQuery) return undefined;
+  const token = (request.query as Record<string, unknown>)[ACCESS_TOKEN_PARAM];
+  return typeof token === 'string' ? `Bearer ${token}` : undefined;
+}
+
+const ACCESS_TOKEN_IN_URL = new RegExp(`([?&]${ACCESS_TOKEN_PARAM}=)[^&]*`, 'g');
+
+/** A URL fit for the log: a token in the query is a credential. */
+function withoutAccessToken(url: string): string {
+  return url.includes(ACCESS_TOKEN_PARAM) ? url.replace(ACCESS_TOKEN_IN_URL, '$1[redacted]') : url;
 }
 
 // UUID-shaped request ids: a random prefix per process and a counter, unique without a random draw

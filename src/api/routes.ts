@@ -1,8 +1,8 @@
 /** The routes: each translates HTTP to a TaskService call and the result to the envelope. */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../contract/errors.js';
-import { EXPAND_PATH, FILES_PATH, HEALTH_PATH, OPENAPI_PATH, READY_PATH } from '../contract/paths.js';
+import { CANCEL_SUFFIX, EXPAND_PATH, FILES_PATH, HEALTH_PATH, OPENAPI_PATH, READY_PATH } from '../contract/paths.js';
 import {
   CreatedTask,
   Envelope,
@@ -17,6 +17,8 @@ import {
 import { presentCreatedTask, presentTask, presentTaskJson } from '../tasks/present.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';
 import type { TaskService } from '../tasks/service.js';
+import { account, AUTH_ERRORS, ok } from './envelope.js';
+import { registerTaskEvents } from './task-events.js';
 import { toExpandRequest } from './validation.js';
 
 /** Fastify's name for the file route: a wildcard, since keys contain "/". */
@@ -26,19 +28,10 @@ interface RouteDeps {
   service: TaskService;
   urls: ResultUrlSigner;
   ready: () => Promise<unknown>;
+  /** Comment lines on an idle event stream (default 15 s). */
+  eventsHeartbeatMs?: number;
 }
 
-const AUTH_ERRORS = ['AUTH_MISSING', 'AUTH_INVALID', 'TOKEN_NOT_YET_VALID', 'TOKEN_EXPIRED', 'TOO_MANY_REQUESTS', 'INTERNAL'] as const;
-
-function ok<T>(request: FastifyRequest, data: T) {
-  return { code: 0 as const, message: 'SUCCEED', request_id: request.id, data };
-}
-
-function account(request: FastifyRequest): string {
-  // The preParsing hook refused the request already if this were null.
-  if (!request.caller) throw new ApiError('AUTH_FAILED');
-  return request.caller.accountId;
-}
 
 export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   const { service, urls } = deps;
@@ -92,6 +85,38 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       return `{"code":0,"message":"SUCCEED","request_id":${JSON.stringify(request.id)},"data":${presentTaskJson(task, urls)}}`;
     },
   );
+
+  // Cancel takes no body: whatever is sent (nothing, `{}`, an empty JSON body) is ignored rather than
+  // refused, so that any client's way of making an empty POST works.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    scope.post<{ Params: TaskIdParams }>(
+      `${EXPAND_PATH}/:id${CANCEL_SUFFIX}`,
+      {
+        config: { auth: true },
+        schema: {
+          summary: 'Cancel a task',
+          description:
+            'A submitted task never runs; a processing one stops within a second and frees its slots. The task ends ' +
+            '`failed` with `task_status_msg` "canceled" (and a callback for that change, when it has a callback_url); ' +
+            '`data` is the task after the cancel. A finished task cannot be cancelled: 400 / 1201 ' +
+            '`task_id: task … has already finished (…)`. Another account’s task is 404 / 1203.',
+          tags: ['expand'],
+          security: [{ bearer: [] }],
+          params: TaskIdParams,
+          response: { 200: Envelope(Task), ...errorResponses(...AUTH_ERRORS, 'INVALID_PARAMETER', 'NOT_FOUND') },
+        },
+      },
+      async (request) => {
+        const task = await service.cancel(account(request), request.params.id);
+        request.log.info({ request_id: request.id, task_id: task.id }, 'task cancelled');
+        return ok(request, presentTask(task, urls));
+      },
+    );
+  });
+
+  registerTaskEvents(app, { service, urls, heartbeatMs: deps.eventsHeartbeatMs });
 
   app.get<{ Querystring: ListQuery }>(
     EXPAND_PATH,

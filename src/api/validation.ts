@@ -8,7 +8,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { ApiError, invalidParameter } from '../contract/errors.js';
-import { checkN, checkPrompt, checkRatios } from '../contract/rules.js';
+import { checkN, checkPrompt, checkRatios, checkSeed } from '../contract/rules.js';
 import type { ExpandBody } from '../contract/schemas.js';
 import type { ExpandRequest, ImageSource } from '../tasks/service.js';
 
@@ -118,6 +118,7 @@ export function toExpandRequest(body: ExpandBody): ExpandRequest {
     // Kling's SDKs send "" for "none"; so it means none here too.
     callbackUrl: body.callback_url ? parseCallbackUrl(body.callback_url) : null,
     externalTaskId: body.external_task_id ? body.external_task_id : null,
+    seed: checkSeed(body.seed),
   };
 }
 

@@ -18,6 +18,7 @@ interface ExpandCliOptions {
   seed?: string;
   quality?: string;
   output?: string;
+  quiet?: boolean;
 }
 
 class BadInput extends Error {}
@@ -39,6 +40,7 @@ export function registerExpandCommand(program: Command): void {
       'where to write; .jpg/.jpeg writes JPEG, anything else PNG. With -n above 1, -0, -1, ... are ' +
         'inserted before the extension (out.png -> out-0.png, out-1.png). Default: INPUT-expanded.png beside INPUT',
     )
+    .option('-q, --quiet', 'no progress bar (there is none either when stderr is not a terminal)')
     .addHelpText(
       'after',
       '\nThe area rule applies: (1 + left + right) × (1 + up + down) ≤ 3, with at least one ratio above 0.\n' +
@@ -55,11 +57,14 @@ export function registerExpandCommand(program: Command): void {
 }
 
 async function runExpand(input: string, opts: ExpandCliOptions): Promise<number> {
+  const bar = process.stderr.isTTY && !opts.quiet ? new ProgressBar(process.stderr) : null;
   try {
-    const written = await expandFile(input, opts);
+    const written = await expandFile(input, opts, bar);
     for (const file of written) process.stdout.write(`${file}\n`);
     return 0;
   } catch (err) {
+    // A message after a half-drawn bar starts on a line of its own.
+    bar?.abandon();
     const { ApiError } = await import('../contract/errors.js');
     const { EngineCancelledError } = await import('../engine/types.js');
     if (err instanceof BadInput || err instanceof ApiError) {
@@ -91,7 +96,7 @@ export function outputPaths(input: string, output: string | undefined, n: number
   return Array.from({ length: n }, (_, i) => `${stem}-${i}${ext}`);
 }
 
-async function expandFile(input: string, opts: ExpandCliOptions): Promise<string[]> {
+async function expandFile(input: string, opts: ExpandCliOptions, bar: ProgressBar | null): Promise<string[]> {
   const [{ checkRatios, checkN }, { loadConfig }, fs] = await Promise.all([
     import('../contract/rules.js'),
     import('../config.js'),
@@ -124,12 +129,13 @@ async function expandFile(input: string, opts: ExpandCliOptions): Promise<string
   await decodeImage(bytes, { maxPixels: config.maxPixels });
   const raster = await toRaster(bytes, config.maxPixels);
 
-  const bar = process.stderr.isTTY ? progressBar() : null;
+  const onProgress = bar ? (p: { done: number; total: number }) => bar.update(p.done, p.total) : undefined;
+  bar?.update(0, 1);
   let images;
   if (n === 1) {
     // One result: run in this thread; a worker pool would only add start-up time.
     const { expand } = await import('../engine/index.js');
-    images = [expand(raster, ratios, { seed, quality, onProgress: bar ?? undefined })];
+    images = [expand(raster, ratios, { seed, quality, onProgress })];
   } else {
     const { EnginePool } = await import('../engine-pool/index.js');
     const pool = new EnginePool({ threads: config.workers });
@@ -137,14 +143,13 @@ async function expandFile(input: string, opts: ExpandCliOptions): Promise<string
     const onSigint = (): void => abort.abort();
     process.once('SIGINT', onSigint);
     try {
-      images = await pool.expand(raster, ratios, { n, seed, quality, onProgress: bar ?? undefined, signal: abort.signal });
+      images = await pool.expand(raster, ratios, { n, seed, quality, onProgress, signal: abort.signal });
     } finally {
       process.off('SIGINT', onSigint);
       await pool.close();
     }
   }
-  bar?.({ done: 1, total: 1 });
-  if (bar) process.stderr.write('\n');
+  bar?.finish();
 
   // The same encoder as the service: PNG or JPEG with metadata saying the image is machine-generated.
   const { encodeResult } = await import('../image/encode.js');
@@ -160,14 +165,46 @@ async function expandFile(input: string, opts: ExpandCliOptions): Promise<string
   return outputs;
 }
 
-function progressBar(): (p: { done: number; total: number }) => void {
-  let last = -1;
-  return ({ done, total }) => {
-    const pct = total > 0 ? Math.floor((100 * done) / total) : 0;
-    if (pct === last) return;
-    last = pct;
-    const width = 30;
-    const filled = Math.round((width * pct) / 100);
-    process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(pct).padStart(3)}%`);
-  };
+/**
+ * One line on the terminal, redrawn in place (carriage return) only when the whole percent changes:
+ * `expanding [##########--------------------]  33%  4.2 s`. Fits narrow terminals.
+ */
+export class ProgressBar {
+  private shown = -1;
+  private drawn = false;
+  private readonly started = Date.now();
+
+  constructor(private readonly out: NodeJS.WriteStream) {}
+
+  update(done: number, total: number): void {
+    const percent = total > 0 ? Math.min(100, Math.floor((100 * done) / total)) : 0;
+    if (percent === this.shown) return;
+    this.shown = percent;
+    this.draw(percent);
+  }
+
+  /** Draws 100 % and ends the line. */
+  finish(): void {
+    if (this.shown !== 100) this.draw(100);
+    this.end();
+  }
+
+  /** Ends the line where the bar stopped (before an error message). */
+  abandon(): void {
+    this.end();
+  }
+
+  private draw(percent: number): void {
+    const seconds = ((Date.now() - this.started) / 1000).toFixed(1);
+    const tail = ` ${String(percent).padStart(3)}%  ${seconds} s`;
+    const width = Math.max(10, Math.min(30, (this.out.columns || 80) - 'expanding []'.length - tail.length - 1));
+    const filled = Math.round((width * percent) / 100);
+    this.out.write(`\rexpanding [${'#'.repeat(filled)}${'-'.repeat(width - filled)}]${tail}`);
+    this.drawn = true;
+  }
+
+  private end(): void {
+    if (this.drawn) this.out.write('\n');
+    this.drawn = false;
+  }
 }

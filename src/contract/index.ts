@@ -4,6 +4,7 @@
  * TypeBox, so it runs in browsers too.
  */
 export * from './errors.js';
+export * from './geometry.js';
 export * from './paths.js';
 export * from './rules.js';
 export * from './schemas.js';

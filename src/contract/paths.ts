@@ -2,6 +2,15 @@
 
 /** Create (POST), list (GET); `${EXPAND_PATH}/{id}` queries one. */
 export const EXPAND_PATH = '/v1/images/editing/expand';
+/** POST `${EXPAND_PATH}/{id}${CANCEL_SUFFIX}` cancels a task. */
+export const CANCEL_SUFFIX = '/cancel';
+/** GET `${EXPAND_PATH}/{id}${EVENTS_SUFFIX}`: the task's Server-Sent Events. */
+export const EVENTS_SUFFIX = '/events';
+/**
+ * The query parameter that may carry the bearer token on the events route, for clients that cannot set
+ * headers (a browser's EventSource); RFC 6750's name for it.
+ */
+export const ACCESS_TOKEN_PARAM = 'access_token';
 /** Result files: `${FILES_PATH}/<key>?expires=…&signature=…` (signed links; no token needed). */
 export const FILES_PATH = '/v1/files';
 export const HEALTH_PATH = '/healthz';
@@ -11,6 +20,14 @@ export const OPENAPI_PATH = '/openapi.json';
 /** The path of one task (by task_id or external_task_id). */
 export function taskPath(id: string): string {
   return `${EXPAND_PATH}/${encodeURIComponent(id)}`;
+}
+
+export function cancelPath(id: string): string {
+  return taskPath(id) + CANCEL_SUFFIX;
+}
+
+export function eventsPath(id: string): string {
+  return taskPath(id) + EVENTS_SUFFIX;
 }
 
 /** The path of a blob key under FILES_PATH, each segment percent-encoded (keys contain "/"). */

@@ -4,14 +4,9 @@
  * whose message names the field and the rule.
  */
 import { invalidParameter } from './errors.js';
+import type { ExpansionRatios } from './geometry.js';
 
-/** How far to grow each side, as multiples of the original's height (up, down) or width (left, right). */
-export interface ExpansionRatios {
-  up: number;
-  down: number;
-  left: number;
-  right: number;
-}
+export type { ExpansionRatios };
 
 export const RATIO_FIELDS = {
   up: 'up_expansion_ratio',
@@ -30,6 +25,8 @@ export const LIMITS = {
   maxImageBytes: 10 * 1024 * 1024,
   maxPromptChars: 2500,
   maxN: 9,
+  /** Outpaint's own `seed` (an int32 ≥ 0, as the engine takes it); result i of a task uses seed + i. */
+  maxSeed: 2_147_483_647,
 } as const;
 
 /** Accepts a missing ratio as 0; everything else must be a finite number in [0, 2]. */
@@ -66,6 +63,14 @@ export function checkN(v: unknown): number {
   if (v === undefined || v === null) return 1;
   if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidParameter('n', 'must be an integer');
   if (v < 1 || v > LIMITS.maxN) throw invalidParameter('n', `${v} is outside [1, ${LIMITS.maxN}]`);
+  return v;
+}
+
+/** The seed a task asked for; null when none (the task's id then picks one). */
+export function checkSeed(v: unknown): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidParameter('seed', 'must be an integer');
+  if (v < 0 || v > LIMITS.maxSeed) throw invalidParameter('seed', `${v} is outside [0, ${LIMITS.maxSeed}]`);
   return v;
 }
 

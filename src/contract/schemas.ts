@@ -6,6 +6,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ERRORS, type ErrorKind } from './errors.js';
+import { ACCESS_TOKEN_PARAM } from './paths.js';
 import { LIMITS } from './rules.js';
 
 // ---------------------------------------------------------------------------------------------- requests
@@ -39,6 +40,15 @@ export const ExpandBody = Type.Object(
     watermark_info: Type.Optional(
       Type.Object({ enabled: Type.Boolean() }, { description: 'Also produce a watermarked copy of each image.' }),
     ),
+    seed: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: LIMITS.maxSeed,
+        description:
+          "Outpaint's own field (Kling has none): the same image, ratios and seed give the same pictures; result i " +
+          'uses seed + i, as `outpaint expand --seed` does. Missing: a seed derived from the task id.',
+      }),
+    ),
     callback_url: Type.Optional(
       Type.String({ maxLength: MAX_CALLBACK_URL_CHARS, description: 'Notified (POST) on every status change.' }),
     ),
@@ -70,6 +80,31 @@ export const ListQuery = Type.Object(
   { additionalProperties: true },
 );
 export type ListQuery = Static<typeof ListQuery>;
+
+export const EventsQuery = Type.Object(
+  {
+    [ACCESS_TOKEN_PARAM]: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'The bearer token (a JWT, or the secret key) for clients that cannot send headers, such as a ' +
+          "browser's EventSource. The Authorization header wins when both are sent.",
+      }),
+    ),
+  },
+  { additionalProperties: true },
+);
+export type EventsQuery = Static<typeof EventsQuery>;
+
+export const EventsHeaders = Type.Object(
+  {
+    'last-event-id': Type.Optional(
+      Type.String({ description: 'The `id` of the last event received: the stream resumes after it (EventSource sends it when it reconnects).' }),
+    ),
+  },
+  { additionalProperties: true },
+);
+export type EventsHeaders = Static<typeof EventsHeaders>;
 
 export const FileParams = Type.Object({ '*': Type.String({ description: 'The blob key.' }) });
 /** FileParams as the OpenAPI document shows them: Fastify's wildcard `*` named `key`. */
@@ -136,6 +171,13 @@ export const Task = Type.Object(
 /** The contract's task object: the `data` of query responses and the body of callbacks. */
 export type Task = Static<typeof Task>;
 export type TaskImage = Task['task_result']['images'][number];
+
+/**
+ * The events of GET `${EXPAND_PATH}/{id}${EVENTS_SUFFIX}` (Server-Sent Events): each is `event: task`, its
+ * `data` the task object exactly as query-one's `data`, its `id` an opaque string to resume after
+ * (Last-Event-ID). The stream ends after the event that carries a finished status.
+ */
+export const TASK_EVENT = 'task';
 
 /** The success envelope around `data`. */
 export interface Envelope<T> {

@@ -21,6 +21,8 @@ export interface ApiRoleDeps {
   logger: Logger;
   /** A task was admitted: wake this process's worker role, if it has one. */
   onTaskCreated: () => void;
+  /** A task was cancelled: stop its job now if this process's worker role runs it. */
+  onTaskCanceled?: (taskId: string) => void;
 }
 
 export interface ApiRole {
@@ -31,7 +33,7 @@ export interface ApiRole {
   stop(): Promise<void>;
 }
 
-export async function startApiRole({ config, storage, http, urls, logger, onTaskCreated }: ApiRoleDeps): Promise<ApiRole> {
+export async function startApiRole({ config, storage, http, urls, logger, onTaskCreated, onTaskCanceled }: ApiRoleDeps): Promise<ApiRole> {
   const service = createTaskService({
     config,
     tasks: storage.tasks,
@@ -43,6 +45,13 @@ export async function startApiRole({ config, storage, http, urls, logger, onTask
         onTaskCreated();
       } catch (err) {
         logger.error({ err }, 'onTaskCreated failed');
+      }
+    },
+    onTaskCanceled: (taskId) => {
+      try {
+        onTaskCanceled?.(taskId);
+      } catch (err) {
+        logger.error({ err }, 'onTaskCanceled failed');
       }
     },
   });

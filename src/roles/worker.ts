@@ -26,6 +26,8 @@ export interface WorkerRoleDeps {
 export interface WorkerRole {
   /** Look for new jobs and due callbacks now (a task was created in this process). */
   wake(): void;
+  /** A task was cancelled in this process: stop its job now if it runs here, and send the callback. */
+  cancel(taskId: string): void;
   /** Stops claiming, lets running jobs finish for up to the grace (then hands them back), flushes callbacks. */
   stop(): Promise<void>;
 }
@@ -71,6 +73,10 @@ export function startWorkerRole({ config, storage, http, urls, logger }: WorkerR
   return {
     wake() {
       runner.wake();
+      dispatcher.wake();
+    },
+    cancel(taskId) {
+      runner.cancel(taskId);
       dispatcher.wake();
     },
     async stop() {

@@ -17,6 +17,8 @@ export interface ExpandParams extends ExpansionRatios {
   prompt: string | null;
   watermark: boolean;
   callbackUrl: string | null;
+  /** The seed asked for; null (or absent, in tasks stored before it existed) when the task's id picks it. */
+  seed?: number | null;
 }
 
 /** One result image: blob keys, turned into signed URLs when a task is shown. */

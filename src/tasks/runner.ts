@@ -2,6 +2,10 @@
  * The job runner: claims jobs from the queue, runs the engine, stores the results and moves the task
  * through processing → succeed | failed. Every step is safe to repeat, so a job re-claimed after a crash
  * (its lease ran out) finishes the task without a second callback for a change already recorded.
+ *
+ * Cancelling is recorded by whoever cancels (the task becomes failed "canceled", wherever the API runs);
+ * a running job notices by looking at its task's status a few times a second, or at once through
+ * `cancel(taskId)` when the cancel was made in this process, and stops its engine within a step.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -11,8 +15,9 @@ import { toRaster } from '../image/decode.js';
 import { encodeResult, encodeWatermarked } from '../image/encode.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ClaimedJob, JobQueue } from '../storage/job-queue.js';
-import type { StatusChange, TaskStore } from '../storage/task-store.js';
+import type { TaskStore } from '../storage/task-store.js';
 import { isFinished, type ResultImage, type TaskRecord } from './model.js';
+import { recordStatusChange, type ChangeRequest } from './transition.js';
 
 /** What the runner needs of the engine pool. */
 export interface ExpansionEngine {
@@ -54,11 +59,16 @@ export interface RunnerOptions {
   pollMs?: number;
   /** Shortest time between two progress writes of one job (default 250 ms). */
   progressIntervalMs?: number;
+  /** How often a running job reads its task's status, to stop soon after a cancel made anywhere (default 250 ms). */
+  cancelPollMs?: number;
 }
+
+/** The abort reason of a job whose task was cancelled (any other abort hands the job back to the queue). */
+const CANCELED = 'canceled';
 
 export class JobRunner {
   private readonly workerId = `runner-${randomUUID()}`;
-  private readonly active = new Map<string, { done: Promise<void>; abort: AbortController }>();
+  private readonly active = new Map<string, { taskId: string; done: Promise<void>; abort: AbortController }>();
   private running = false;
   private claiming = false;
   private timer: NodeJS.Timeout | null = null;
@@ -94,6 +104,16 @@ export class JobRunner {
     }
   }
 
+  /** Stops the task's job at once if this runner is running it (the cancel was made in this process). */
+  cancel(taskId: string): boolean {
+    for (const job of this.active.values()) {
+      if (job.taskId !== taskId) continue;
+      job.abort.abort(CANCELED);
+      return true;
+    }
+    return false;
+  }
+
   get activeJobs(): number {
     return this.active.size;
   }
@@ -114,7 +134,7 @@ export class JobRunner {
         this.active.delete(job.id);
         this.wake();
       });
-      this.active.set(job.id, { done, abort });
+      this.active.set(job.id, { taskId: job.taskId, done, abort });
     }
   }
 
@@ -132,6 +152,7 @@ export class JobRunner {
         })
         .catch((err) => log.error({ err }, 'heartbeat failed'));
     }, Math.max(250, Math.floor(this.opts.leaseMs / 3)));
+    const stopWhenCanceled = this.cancellationWatch(job.taskId, abort, log);
     try {
       const outcome = await this.process(job, abort.signal, log);
       if (outcome === 'released') await queue.release(job.id, this.workerId);
@@ -141,7 +162,24 @@ export class JobRunner {
       log.error({ err }, 'job failed unexpectedly; it will be retried after its lease');
     } finally {
       clearInterval(heartbeat);
+      clearInterval(stopWhenCanceled);
     }
+  }
+
+  /** Aborts the job (as cancelled) once its task is finished by someone else: a cancel made in any process. */
+  private cancellationWatch(taskId: string, abort: AbortController, log: Logger): NodeJS.Timeout {
+    let reading = false;
+    return setInterval(() => {
+      if (reading || abort.signal.aborted) return;
+      reading = true;
+      this.opts.tasks
+        .getById(taskId)
+        .then((task) => {
+          if (!task || isFinished(task.status)) abort.abort(CANCELED);
+        })
+        .catch((err) => log.warn({ err }, 'reading the task status failed'))
+        .finally(() => (reading = false));
+    }, this.opts.cancelPollMs ?? 250);
   }
 
   private async process(job: ClaimedJob, signal: AbortSignal, log: Logger): Promise<'done' | 'released'> {
@@ -158,7 +196,9 @@ export class JobRunner {
       return 'done';
     }
     if (task.status === 'submitted') {
-      task = (await this.change(task, { from: ['submitted'], status: 'processing' })) ?? task;
+      // Null when the task left 'submitted' meanwhile (cancelled before it ever ran): read what it is now.
+      task = (await this.change(task, { from: ['submitted'], status: 'processing' })) ?? (await tasks.getById(job.taskId));
+      if (!task || isFinished(task.status)) return 'done';
     }
 
     const started = Date.now();
@@ -176,9 +216,10 @@ export class JobRunner {
       images = await this.opts.engine.expand(
         raster,
         { up, down, left, right },
-        { n: task.params.n, seed: seedFor(task.id), quality: this.opts.quality, signal, onProgress: this.progressWriter(task.id, log) },
+        { n: task.params.n, seed: task.params.seed ?? seedFor(task.id), quality: this.opts.quality, signal, onProgress: this.progressWriter(task.id, log) },
       );
     } catch (err) {
+      if (signal.aborted && signal.reason === CANCELED) return this.stopped(log);
       if (signal.aborted || err instanceof EngineCancelledError) return 'released';
       log.error({ err }, 'expansion failed');
       await this.change(task, {
@@ -189,6 +230,7 @@ export class JobRunner {
       return 'done';
     }
     const engineMs = Date.now() - engineStarted;
+    if (signal.aborted && signal.reason === CANCELED) return this.stopped(log);
 
     // Files expire with the links that name them: resultTtlMs after the task finished.
     const finishedAt = Math.max(Date.now(), task.updatedAt);
@@ -205,8 +247,18 @@ export class JobRunner {
         return { index, key, watermarkKey };
       }),
     );
-    await this.change(task, { from: ['processing'], status: 'succeed', images: results }, finishedAt);
+    const succeeded = await this.change(task, { from: ['processing'], status: 'succeed', images: results }, finishedAt);
+    if (!succeeded) {
+      // Cancelled while the files were being written: they belong to no task.
+      await Promise.all(results.flatMap((r) => [r.key, r.watermarkKey]).map((key) => key && blobs.delete(key)));
+      return this.stopped(log);
+    }
     log.info({ engineMs, totalMs: Date.now() - started, n: images.length }, 'task succeeded');
+    return 'done';
+  }
+
+  private stopped(log: Logger): 'done' {
+    log.info('task cancelled; its job stopped');
     return 'done';
   }
 
@@ -229,26 +281,14 @@ export class JobRunner {
   }
 
   /** Records a status change with its callback (when the task has a callback_url) in one step. */
-  private async change(
-    task: TaskRecord,
-    change: Omit<StatusChange, 'at' | 'callbackBody'>,
-    at = Math.max(Date.now(), task.updatedAt),
-  ): Promise<TaskRecord | null> {
-    const next: TaskRecord = {
-      ...task,
-      status: change.status,
-      statusMsg: change.statusMsg ?? '',
-      images: change.images ?? task.images,
-      updatedAt: at,
-    };
-    const callbackBody = task.params.callbackUrl ? this.opts.renderCallback(next) : null;
-    const updated = await this.opts.tasks.updateStatus(task.id, { ...change, at, callbackBody });
+  private async change(task: TaskRecord, change: ChangeRequest, at?: number): Promise<TaskRecord | null> {
+    const updated = await recordStatusChange(this.opts.tasks, task, change, this.opts.renderCallback, at);
     if (updated) this.opts.onStatusChange?.();
     return updated;
   }
 }
 
-/** The same task always gets the same seed, so a retried job makes the same pictures. */
+/** A task that asked for no seed always gets the same one, so a retried job makes the same pictures. */
 export function seedFor(taskId: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < taskId.length; i++) {

@@ -1,6 +1,7 @@
 /**
  * Task logic behind the HTTP routes: admitting a task (image obtained, judged and stored; limits checked
- * atomically by the store), finding one, listing. The routes only translate HTTP to these calls.
+ * atomically by the store), finding one, listing, cancelling, following one as it changes. The routes
+ * only translate HTTP to these calls.
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
@@ -14,6 +15,8 @@ import { LruCache } from '../util/lru.js';
 import { isFinished, type NewTask, type TaskRecord } from './model.js';
 import { callbackBody } from './present.js';
 import type { ResultUrlSigner } from './result-urls.js';
+import { recordStatusChange } from './transition.js';
+import { taskUpdates, type WatchOptions } from './watch.js';
 
 export type ImageSource = { kind: 'url'; url: string } | { kind: 'base64'; bytes: Buffer };
 
@@ -26,6 +29,7 @@ export interface ExpandRequest {
   watermark: boolean;
   callbackUrl: string | null;
   externalTaskId: string | null;
+  seed: number | null;
 }
 
 export interface TaskServiceDeps {
@@ -37,6 +41,11 @@ export interface TaskServiceDeps {
   http: Pick<SafeHttp, 'fetchImage' | 'checkUrl'>;
   /** Called after a task was admitted: wakes the job runner and the callback dispatcher. */
   onTaskCreated: () => void;
+  /**
+   * Called after a task was cancelled: stops its job at once if this process runs it, and wakes the
+   * callback dispatcher. (A job running elsewhere sees the cancel in its task's status within a poll.)
+   */
+  onTaskCanceled?: (taskId: string) => void;
   now?: () => number;
 }
 
@@ -48,7 +57,18 @@ export interface TaskService {
   list(accountId: string, pageNum: number, pageSize: number): Promise<TaskRecord[]>;
   /** A result file for a verified signed link; 1203 when gone. Only result blobs are served. */
   readFile(key: string): Promise<Blob>;
+  /**
+   * Cancels a submitted or processing task: it ends failed with task_status_msg "canceled" (with its
+   * callback), which frees its slots; a submitted one never runs. 1203 when not the account's; 1201 when
+   * it has finished already.
+   */
+  cancel(accountId: string, id: string): Promise<TaskRecord>;
+  /** The task's states from now on (see taskUpdates); 1203, before anything is yielded, when not the account's. */
+  watch(accountId: string, id: string, options: WatchOptions): Promise<AsyncIterable<TaskRecord>>;
 }
+
+/** The task_status_msg of a cancelled task. */
+export const CANCELED_MESSAGE = 'canceled';
 
 const INPUT_MIN_KEEP_MS = 7 * 86_400_000;
 const FINISHED_CACHE_ENTRIES = 10_000;
@@ -81,6 +101,16 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
   const notFound = (what: string) => new ApiError('NOT_FOUND', `${what} does not exist`);
   // A finished task never changes again: clients polling it are answered from memory.
   const finished = new LruCache<string, TaskRecord>(FINISHED_CACHE_ENTRIES);
+
+  const findTask = async (accountId: string, id: string): Promise<TaskRecord> => {
+    const cacheKey = `${accountId}\n${id}`;
+    const cached = finished.get(cacheKey);
+    if (cached) return cached;
+    const task = await deps.tasks.getByIdOrExternalId(accountId, id);
+    if (!task) throw notFound(`task ${id}`);
+    if (isFinished(task.status)) finished.set(cacheKey, task);
+    return task;
+  };
 
   return {
     async create(accountId, request) {
@@ -118,6 +148,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
             prompt: request.prompt,
             watermark: request.watermark,
             callbackUrl: request.callbackUrl,
+            seed: request.seed,
           },
           inputKey,
           inputWidth: image.width,
@@ -139,15 +170,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       }
     },
 
-    async get(accountId, id) {
-      const cacheKey = `${accountId}\n${id}`;
-      const cached = finished.get(cacheKey);
-      if (cached) return cached;
-      const task = await deps.tasks.getByIdOrExternalId(accountId, id);
-      if (!task) throw notFound(`task ${id}`);
-      if (isFinished(task.status)) finished.set(cacheKey, task);
-      return task;
-    },
+    get: findTask,
 
     async getByExternalId(accountId, externalTaskId) {
       const task = await deps.tasks.getByExternalId(accountId, externalTaskId);
@@ -157,6 +180,31 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
 
     list: (accountId, pageNum, pageSize) => deps.tasks.list(accountId, { pageNum, pageSize }),
 
+    async cancel(accountId, id) {
+      const task = await deps.tasks.getByIdOrExternalId(accountId, id);
+      if (!task) throw notFound(`task ${id}`);
+      if (isFinished(task.status)) throw alreadyFinished(task);
+      const canceled = await recordStatusChange(
+        deps.tasks,
+        task,
+        { from: ['submitted', 'processing'], status: 'failed', statusMsg: CANCELED_MESSAGE },
+        (next) => callbackBody(next, deps.urls),
+        Math.max(now(), task.updatedAt),
+      );
+      if (!canceled) {
+        // It finished between the read and the change.
+        const current = await deps.tasks.getById(task.id);
+        throw alreadyFinished(current ?? task);
+      }
+      deps.onTaskCanceled?.(task.id);
+      return canceled;
+    },
+
+    async watch(accountId, id, options) {
+      const first = await findTask(accountId, id);
+      return taskUpdates(first, () => deps.tasks.get(accountId, first.id), options);
+    },
+
     async readFile(key) {
       // Signed links are only ever minted for results; refuse anything else even if signed.
       const blob = key.startsWith('inputs/') ? null : await deps.blobs.get(key);
@@ -164,6 +212,11 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       return blob;
     },
   };
+}
+
+function alreadyFinished(task: TaskRecord): ApiError {
+  const how = task.status === 'failed' && task.statusMsg ? `${task.status}: ${task.statusMsg}` : task.status;
+  return invalidParameter('task_id', `task ${task.id} has already finished (${how}); only a submitted or processing task can be cancelled`);
 }
 
 function refusal(reason: CreateRefusal, externalTaskId: string | null): ApiError {

@@ -49,6 +49,8 @@ export interface StartOptions {
   rateLimitWindowMs?: number;
   /** Receives the app's pino log lines (JSON); default: no logging. */
   logLines?: string[];
+  /** How often an idle event stream gets a comment line. */
+  eventsHeartbeatMs?: number;
 }
 
 export async function startApi(options: StartOptions = {}): Promise<TestApi> {
@@ -121,6 +123,7 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
       : pino({ level: 'silent' }),
     ready: async () => ready,
     rateLimitWindowMs: options.rateLimitWindowMs,
+    eventsHeartbeatMs: options.eventsHeartbeatMs,
   });
   await api.app.listen({ host: '127.0.0.1', port: 0 });
   const address = api.app.server.address();

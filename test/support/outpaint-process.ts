@@ -53,9 +53,20 @@ export interface ServerProcess {
   exited: Promise<number | string>;
 }
 
+const ROLE_PROCESS = fileURLToPath(new URL('./role-process.js', import.meta.url));
+
 /** Starts `outpaint serve` and resolves once it printed its URL. */
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+export function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  return startProcess([CLI, 'serve'], env, /listening on (http:\/\/\S+)/);
+}
+
+/** Starts one role alone (test/support/role-process.ts): an API without a worker, or a worker without HTTP. */
+export function startRole(role: 'api' | 'worker', env: Record<string, string>): Promise<ServerProcess> {
+  return startProcess([ROLE_PROCESS, role], env, role === 'api' ? /listening on (http:\/\/\S+)/ : /(worker) running/);
+}
+
+async function startProcess(args: string[], env: Record<string, string>, ready: RegExp): Promise<ServerProcess> {
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, OUTPAINT_HOST: '127.0.0.1', OUTPAINT_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -69,7 +80,7 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${err}`)), 20_000);
     child.stderr!.on('data', (chunk: Buffer) => {
       err += chunk.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(err);
+      const m = ready.exec(err);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
@@ -114,4 +125,31 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | null | unde
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** An API process and a worker process over one fresh data directory, as a scaled-out deployment runs them. */
+export interface SplitDeployment {
+  api: ServerProcess;
+  worker: ServerProcess;
+  /** A token of a key made with the CLI. */
+  bearer: string;
+  close(): Promise<void>;
+}
+
+export async function startSplitDeployment(env: Record<string, string>, workerEnv: Record<string, string> = {}): Promise<SplitDeployment> {
+  const data = await tempDataDir();
+  const keys = await createKeys(data.dir, 'split');
+  const common = { OUTPAINT_DATA_DIR: data.dir, OUTPAINT_PORT: '0', ...env };
+  const apiProcess = await startRole('api', common);
+  const workerProcess = await startRole('worker', { ...common, ...workerEnv });
+  return {
+    api: apiProcess,
+    worker: workerProcess,
+    bearer: await token(keys),
+    async close() {
+      await stopServer(apiProcess);
+      await stopServer(workerProcess);
+      await data.cleanup();
+    },
+  };
 }
