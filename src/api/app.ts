@@ -126,7 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     if (closing) {
       reply.header('connection', 'close');
-      return done(new ApiError('UNAVAILABLE', 'the server is shutting down; retry shortly'));
+      return done(new ApiError('UNAVAILABLE', 'the server is shutting down; retry shortly', { retryAfterSeconds: 5 }));
     }
     if (!request.routeOptions.config.auth) return done();
     const authorization = request.headers.authorization ?? bearerFromQuery(request);
@@ -164,8 +164,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Rate-limit headers only on a refusal (Retry-After): on every answer they cost more than they tell.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     keyGenerator: (request: FastifyRequest) => (request.caller ? `account:${request.caller.accountId}` : `ip:${request.ip}`),
-    errorResponseBuilder: (_request, context) =>
-      new ApiError('TOO_MANY_REQUESTS', `too many requests: at most ${context.max} per ${context.after}; retry later`),
+    // `context.after` is the time left until the window resets, not the window: the message states the
+    // limit and its window, and when to come back (also in `retry-after`, in seconds).
+    errorResponseBuilder: (request, context) =>
+      new ApiError(
+        'TOO_MANY_REQUESTS',
+        `too many requests: at most ${context.max} per ${describeWindow(rateWindowMs)} for this ` +
+          `${request.caller ? 'account' : 'IP address'}; retry in ${Math.max(1, Math.ceil(context.ttl / 1000))} s`,
+      ),
   });
 
   await app.register(fastifySwagger, {
@@ -259,6 +265,13 @@ function newRequestId(): string {
   return REQUEST_ID_PREFIX + (requestCounter++ % 2 ** 48).toString(16).padStart(12, '0');
 }
 
+/** "minute" for 60 000 ms, else e.g. "30 seconds". */
+function describeWindow(ms: number): string {
+  if (ms === 60_000) return 'minute';
+  const seconds = Math.round(ms / 100) / 10;
+  return `${seconds} ${seconds === 1 ? 'second' : 'seconds'}`;
+}
+
 /**
  * @fastify/rate-limit's store protocol over a RateCounter: the plugin constructs the class and asks each
  * route for a child; every route shares the one counter (the limit is per caller, not per route).
@@ -301,12 +314,28 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.destroy(err);
 }
 
-/** The error envelope: the one place errors are logged and answered. */
+/**
+ * The error envelope: the one place errors are logged and answered. Refusals the service means to make
+ * (every ApiError: bad input, limits, a full queue, shutting down) log one line without a stack, at info
+ * (1xxx) or warn (5xxx, the operator may want to know); a refusal caused by a fault of the machine (the
+ * disk is full: the ApiError carries its cause) logs at error, still without a stack; only what nobody
+ * meant (any other error, answered 5000) logs at error with its stack.
+ */
 function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply, maxBodyBytes: number) {
   const apiError = toApiError(error, maxBodyBytes);
-  if (apiError.status >= 500) request.log.error({ request_id: request.id, err: error }, 'request failed');
-  else request.log.info({ request_id: request.id, code: apiError.code, message: apiError.message }, 'request refused');
+  const refusal = { request_id: request.id, code: apiError.code, message: apiError.message };
+  if (!(error instanceof ApiError) && apiError.status >= 500) request.log.error({ request_id: request.id, err: error }, 'request failed');
+  else if (error instanceof ApiError && error.cause !== undefined) request.log.error({ ...refusal, cause: describeCause(error.cause) }, 'request refused');
+  else request.log[apiError.status >= 500 ? 'warn' : 'info'](refusal, 'request refused');
+  if (apiError.retryAfterSeconds !== undefined) reply.header('retry-after', String(apiError.retryAfterSeconds));
   return reply.code(apiError.status).send({ code: apiError.code, message: apiError.message, request_id: request.id });
+}
+
+/** A refusal's cause for the log: its errno code and message, without the stack. */
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const code = (cause as NodeJS.ErrnoException).code;
+  return code && !cause.message.startsWith(code) ? `${code}: ${cause.message}` : cause.message;
 }
 
 /** Everything that can go wrong, as a Kling error; nothing internal leaks into the message. */

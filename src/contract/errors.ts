@@ -34,13 +34,20 @@ export class ApiError extends Error {
   readonly kind: ErrorKind;
   readonly code: number;
   readonly status: number;
+  /** Sent as `retry-after` (seconds) when set: when a refused client may try again. */
+  readonly retryAfterSeconds?: number;
 
-  constructor(kind: ErrorKind, message?: string) {
-    super(message ?? ERRORS[kind].message);
+  /**
+   * `cause` is set when a fault (not a rule) made the service refuse, e.g. a full disk: it is logged as
+   * an error; a refusal without one is an expected answer.
+   */
+  constructor(kind: ErrorKind, message?: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super(message ?? ERRORS[kind].message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ApiError';
     this.kind = kind;
     this.code = ERRORS[kind].code;
     this.status = ERRORS[kind].status;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

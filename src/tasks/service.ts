@@ -229,7 +229,7 @@ function refusal(reason: CreateRefusal, externalTaskId: string | null): ApiError
         'too many tasks running at once for this account (each task holds n slots); retry when one finishes',
       );
     case 'queue_full':
-      return new ApiError('UNAVAILABLE', 'the task queue is full; retry later');
+      return new ApiError('UNAVAILABLE', 'the task queue is full; retry later', { retryAfterSeconds: 10 });
   }
 }
 
