@@ -16,6 +16,27 @@ export const SETTINGS = {
   OUTPAINT_SWEEP_INTERVAL_S: { default: '3600', help: 'How often expired files are deleted.' },
   OUTPAINT_MAX_BODY_MB: { default: '16', help: 'Largest request body (the image itself is capped at 10 MB).' },
   OUTPAINT_MAX_PIXELS: { default: '40000000', help: 'Largest input image in pixels (decompression-bomb guard).' },
+  OUTPAINT_DECODE_MEMORY_MB: {
+    default: '256',
+    help: 'Memory the decodes that judge uploads may use at once; more wait their turn (one larger runs alone).',
+  },
+  OUTPAINT_MAX_UPLOADS: {
+    default: '32',
+    help: 'Creates whose body is read and judged at once; more wait their turn, their body unread.',
+  },
+  OUTPAINT_MIN_FREE_MB: {
+    default: '256',
+    help: 'Free space the data directory keeps: below it creates are refused (5001) and no new job starts.',
+  },
+  OUTPAINT_HEADERS_TIMEOUT_S: { default: '20', help: 'Time for a request\'s line and headers to arrive (slowloris guard).' },
+  OUTPAINT_REQUEST_TIMEOUT_S: { default: '300', help: 'Time for a whole request, body included, to arrive.' },
+  OUTPAINT_KEEPALIVE_TIMEOUT_S: { default: '72', help: 'How long an idle keep-alive connection stays open.' },
+  OUTPAINT_MAX_HEADER_KB: { default: '16', help: 'Largest request line plus headers; larger is refused with 431.' },
+  OUTPAINT_MAX_CONNECTIONS: { default: '10000', help: 'Open connections at once (keep below the open-file limit).' },
+  OUTPAINT_MAX_CONNECTIONS_PER_IP: {
+    default: '256',
+    help: 'Open connections from one client address; more are refused with 5001 (0: no limit, e.g. behind a proxy).',
+  },
   OUTPAINT_ACCOUNT_CONCURRENCY: { default: '9', help: 'Image slots per account (a task holds n) before 1303.' },
   OUTPAINT_RATE_LIMIT: { default: '600', help: 'Requests per account (or IP when unauthenticated) per minute before 1302.' },
   OUTPAINT_MAX_QUEUE: { default: '1000', help: 'Waiting jobs before new tasks are refused with 5001.' },
@@ -47,6 +68,15 @@ export interface Config {
   sweepIntervalMs: number;
   maxBodyBytes: number;
   maxPixels: number;
+  decodeMemoryBytes: number;
+  maxUploads: number;
+  minFreeBytes: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderBytes: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
   accountConcurrency: number;
   rateLimitPerMinute: number;
   maxQueuedJobs: number;
@@ -82,6 +112,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`OUTPAINT_QUALITY=${quality}: expected fast, balanced or best`);
   }
   const workers = num('OUTPAINT_WORKERS', 0);
+  if (num('OUTPAINT_HEADERS_TIMEOUT_S', 1, false) > num('OUTPAINT_REQUEST_TIMEOUT_S', 1, false)) {
+    throw new ConfigError('OUTPAINT_HEADERS_TIMEOUT_S must not exceed OUTPAINT_REQUEST_TIMEOUT_S');
+  }
   return {
     host: str('OUTPAINT_HOST'),
     port: num('OUTPAINT_PORT', 0),
@@ -93,6 +126,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalMs: num('OUTPAINT_SWEEP_INTERVAL_S', 1, false) * 1000,
     maxBodyBytes: Math.round(num('OUTPAINT_MAX_BODY_MB', 1, false) * 1024 * 1024),
     maxPixels: num('OUTPAINT_MAX_PIXELS', 90_000),
+    decodeMemoryBytes: Math.round(num('OUTPAINT_DECODE_MEMORY_MB', 1, false) * 1024 * 1024),
+    maxUploads: num('OUTPAINT_MAX_UPLOADS', 1),
+    minFreeBytes: Math.round(num('OUTPAINT_MIN_FREE_MB', 0, false) * 1024 * 1024),
+    headersTimeoutMs: Math.round(num('OUTPAINT_HEADERS_TIMEOUT_S', 1, false) * 1000),
+    requestTimeoutMs: Math.round(num('OUTPAINT_REQUEST_TIMEOUT_S', 1, false) * 1000),
+    keepAliveTimeoutMs: Math.round(num('OUTPAINT_KEEPALIVE_TIMEOUT_S', 1, false) * 1000),
+    maxHeaderBytes: Math.round(num('OUTPAINT_MAX_HEADER_KB', 1, false) * 1024),
+    maxConnections: num('OUTPAINT_MAX_CONNECTIONS', 1),
+    maxConnectionsPerIp: num('OUTPAINT_MAX_CONNECTIONS_PER_IP', 0),
     accountConcurrency: num('OUTPAINT_ACCOUNT_CONCURRENCY', 1),
     rateLimitPerMinute: num('OUTPAINT_RATE_LIMIT', 1),
     maxQueuedJobs: num('OUTPAINT_MAX_QUEUE', 1),

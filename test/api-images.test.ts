@@ -111,10 +111,15 @@ describe('create: the image judged by content', () => {
   describe('corrupt and truncated files', () => {
     it('refuses a truncated PNG and a truncated JPEG', async () => {
       const png = await scenePng(400, 300);
-      await refused(png.subarray(0, png.length >> 1), 'image: is a corrupt or truncated PNG file');
+      await refused(png.subarray(0, png.length >> 1), 'image: is a truncated PNG file (it ends before its IEND chunk)');
       const jpeg = await sceneJpeg(400, 300);
-      await refused(jpeg.subarray(0, jpeg.length >> 1), 'image: is a corrupt or truncated JPEG file');
-      await refused(jpeg.subarray(0, jpeg.length - 2), 'image: is a corrupt or truncated JPEG file');
+      await refused(jpeg.subarray(0, jpeg.length >> 1), 'image: is a truncated JPEG file (its image data has no end marker)');
+      await refused(jpeg.subarray(0, jpeg.length - 2), 'image: is a truncated JPEG file (its image data has no end marker)');
+    });
+
+    it('refuses a PNG whose chunks are whole but whose data is too short for its size, without decoding it', async () => {
+      const png = blackPng(6000, 6000, 3000);
+      await refused(png, /^image: is a corrupt or truncated PNG file \(its \d+ bytes of image data cannot hold 6000×6000 pixels\)$/);
     });
 
     it('refuses a PNG whose data fails its checksum', async () => {

@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import fastifySwagger from '@fastify/swagger';
 import fastifyRateLimit from '@fastify/rate-limit';
+import { Semaphore } from 'async-mutex';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Authenticator, Caller } from '../accounts/authenticator.js';
@@ -18,6 +19,7 @@ import type { RateCounter } from '../storage/rate-counter.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';
 import type { TaskService } from '../tasks/service.js';
 import { megabytes } from '../util/format.js';
+import { limitConnectionsPerAddress } from './connections.js';
 import { FILE_ROUTE, registerRoutes } from './routes.js';
 import { compileValidator } from './validation.js';
 
@@ -33,6 +35,8 @@ declare module 'fastify' {
     auth?: boolean;
     /** The token may come as the `access_token` query parameter instead (for EventSource, which cannot send headers). */
     tokenInQuery?: boolean;
+    /** The route's body is an upload (a create): it holds one of OUTPAINT_MAX_UPLOADS while in flight. */
+    upload?: boolean;
   }
 }
 
@@ -73,9 +77,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // onRequest hook below), not with Fastify's own 503 body; so is HTTP that Node cannot parse.
     return503OnClosing: false,
     clientErrorHandler: answerClientError,
-    // Fastify turns Node's limit off; without one, a client that stalls mid-upload holds its connection
-    // (and a graceful shutdown) forever. Node's own default: 5 minutes for a whole request to arrive.
-    requestTimeout: 300_000,
+    // Slow clients are cut off (408 in the envelope, by answerClientError): the request line and headers
+    // must arrive within headersTimeout (slowloris, and connections that never send anything), the whole
+    // request within requestTimeout (a body trickled in); Node checks both every connectionsCheckingInterval.
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      maxHeaderSize: config.maxHeaderBytes,
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+    },
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
     // Undecodable URLs are refused by the router before any hook: answer them in the envelope too.
     frameworkErrors: (error, request, reply) => {
       (reply as FastifyReply).header('x-request-id', request.id);
@@ -84,6 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const { authenticator, service } = deps;
+  app.server.maxConnections = config.maxConnections;
+  limitConnectionsPerAddress(app.server, config.maxConnectionsPerIp, deps.logger, newRequestId);
 
   app.decorateRequest('caller', null);
   app.decorateRequest('authFailure', null);
@@ -146,12 +160,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     );
   });
-  // Before the body is read: an unauthenticated caller cannot make us parse 16 MB.
-  app.addHook('preParsing', (request, _reply, payload, done) => {
+  // Before the body is read: an unauthenticated caller cannot make us parse 16 MB; and uploads read and
+  // judged at once are bounded (their memory is): one more waits its turn, its body unread (TCP holds it
+  // back), first come first served.
+  const uploadSlots = new Semaphore(config.maxUploads);
+  app.addHook('preParsing', (request, reply, payload, done) => {
     if (request.routeOptions.config.auth && !request.caller) {
       return done((request.authFailure as Error | null) ?? new ApiError('AUTH_FAILED'));
     }
-    done(null, payload);
+    if (!request.routeOptions.config.upload) return done(null, payload);
+    let release: (() => void) | null = null;
+    let gone = false;
+    reply.raw.once('close', () => {
+      gone = true;
+      release?.();
+    });
+    void uploadSlots.acquire().then(([, free]) => {
+      release = free;
+      if (gone) return free(); // the client left while it waited
+      done(null, payload);
+    });
   });
 
   const rateWindowMs = deps.rateLimitWindowMs ?? 60_000;

@@ -39,7 +39,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post<{ Body: ExpandBody }>(
     EXPAND_PATH,
     {
-      config: { auth: true },
+      config: { auth: true, upload: true },
       schema: {
         summary: 'Create an image expansion task',
         tags: ['expand'],

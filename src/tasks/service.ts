@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import { ApiError, invalidParameter } from '../contract/errors.js';
 import { LIMITS, type ExpansionRatios } from '../contract/rules.js';
 import { decodeImage, type DecodedImage } from '../image/decode.js';
+import { createDecodeGate } from '../image/decode-gate.js';
 import { OutboundRequestError, type SafeHttp } from '../net/safe-http.js';
 import type { Blob, BlobStore } from '../storage/blob-store.js';
 import type { CreateRefusal, TaskStore } from '../storage/task-store.js';
@@ -33,7 +34,7 @@ export interface ExpandRequest {
 }
 
 export interface TaskServiceDeps {
-  config: Pick<Config, 'accountConcurrency' | 'maxQueuedJobs' | 'maxPixels' | 'fetchTimeoutMs' | 'resultTtlMs'>;
+  config: Pick<Config, 'accountConcurrency' | 'maxQueuedJobs' | 'maxPixels' | 'decodeMemoryBytes' | 'fetchTimeoutMs' | 'resultTtlMs'>;
   tasks: TaskStore;
   blobs: BlobStore;
   urls: ResultUrlSigner;
@@ -80,6 +81,8 @@ export function newTaskId(): string {
 
 export function createTaskService(deps: TaskServiceDeps): TaskService {
   const now = deps.now ?? Date.now;
+  // One budget for every create of this process: judging uploads never decodes more than it at once.
+  const decodeGate = createDecodeGate(deps.config.decodeMemoryBytes);
 
   const obtainImage = async (request: ExpandRequest): Promise<DecodedImage> => {
     let bytes: Buffer;
@@ -95,7 +98,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         throw err instanceof OutboundRequestError ? downloadFailure(err) : err;
       }
     }
-    return decodeImage(bytes, { maxPixels: deps.config.maxPixels });
+    return decodeImage(bytes, { maxPixels: deps.config.maxPixels, gate: decodeGate });
   };
 
   const notFound = (what: string) => new ApiError('NOT_FOUND', `${what} does not exist`);
