@@ -16,6 +16,8 @@ interface Import {
   /** A file relative to src/ for relative imports; the package or node: module otherwise. */
   target: string;
   relative: boolean;
+  /** The import statement as written. */
+  statement: string;
 }
 
 async function sourceFiles(dir: string): Promise<string[]> {
@@ -30,16 +32,16 @@ async function allImports(): Promise<Import[]> {
   for (const file of await sourceFiles(SRC)) {
     const text = await readFile(path.join(SRC, file), 'utf8');
     // Static imports and re-exports, and dynamic import('…') calls.
-    const specifiers = [
+    const found = [
       ...text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+'([^']+)'/gms),
       ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
-    ].map((m) => m[1]);
-    for (const spec of specifiers) {
+    ].map((m) => ({ spec: m[1], statement: m[0].trim() }));
+    for (const { spec, statement } of found) {
       const relative = spec.startsWith('.');
       const target = relative
         ? path.relative(SRC, path.resolve(path.join(SRC, path.dirname(file)), spec)).replace(/\.js$/, '.ts')
         : spec;
-      out.push({ from: file, target, relative });
+      out.push({ from: file, target, relative, statement });
     }
   }
   return out;
@@ -70,6 +72,17 @@ describe('import rules', () => {
 
   it('the wire contract imports only itself and TypeBox, nothing Node-only (the SDK and the page run it in browsers)', () => {
     onlyImports('contract', (i) => (i.relative ? area(i.target) === 'contract' : i.target.startsWith('@sinclair/typebox')));
+  });
+
+  it('the web page imports only itself and the wire contract (no second copy of the task shape, no package)', () => {
+    onlyImports('web', (i) => i.relative && ['web', 'contract'].includes(area(i.target)));
+    // Only the contract's modules without TypeBox at run time (type imports are erased by the bundler).
+    const runtime = inArea('web').filter((i) => area(i.target) === 'contract' && i.target === 'contract/schemas.ts');
+    for (const i of runtime) assert.ok(/import type /.test(i.statement), `${describeImport(i)} must be \`import type\``);
+  });
+
+  it('nothing outside the page imports the page', () => {
+    assert.deepEqual(imports.filter((i) => i.relative && area(i.target) === 'web' && area(i.from) !== 'web').map(describeImport), []);
   });
 
   it('storage imports the domain models and util, never the engine, the API, the roles or the task logic', () => {

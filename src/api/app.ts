@@ -22,6 +22,7 @@ import { megabytes } from '../util/format.js';
 import { limitConnectionsPerAddress } from './connections.js';
 import { FILE_ROUTE, registerRoutes } from './routes.js';
 import { compileValidator } from './validation.js';
+import { registerWebPage } from './web-page.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -267,6 +268,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   registerRoutes(app, { service, urls: deps.urls, ready: deps.ready, eventsHeartbeatMs: deps.eventsHeartbeatMs });
+  await registerWebPage(app, { urls: deps.urls });
   return app;
 }
 

@@ -10,8 +10,8 @@
  * ours to manage (client gone, server closing), which is most of the work and no plugin does it for us.
  */
 import type { FastifyInstance } from 'fastify';
-import { EVENTS_SUFFIX, EXPAND_PATH } from '../contract/paths.js';
-import { errorResponses, EventsHeaders, EventsQuery, TASK_EVENT, TaskIdParams } from '../contract/schemas.js';
+import { EVENTS_SUFFIX, EXPAND_PATH, TASK_EVENT } from '../contract/paths.js';
+import { errorResponses, EventsHeaders, EventsQuery, TaskIdParams } from '../contract/schemas.js';
 import type { TaskRecord } from '../tasks/model.js';
 import { presentTaskJson } from '../tasks/present.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';

@@ -7,6 +7,12 @@ export const CANCEL_SUFFIX = '/cancel';
 /** GET `${EXPAND_PATH}/{id}${EVENTS_SUFFIX}`: the task's Server-Sent Events. */
 export const EVENTS_SUFFIX = '/events';
 /**
+ * The event name on that stream: each event is `event: task`, its `data` the task object exactly as
+ * query-one's `data`, its `id` an opaque string to resume after (Last-Event-ID). The stream ends after
+ * the event that carries a finished status.
+ */
+export const TASK_EVENT = 'task';
+/**
  * The query parameter that may carry the bearer token on the events route, for clients that cannot set
  * headers (a browser's EventSource); RFC 6750's name for it.
  */
@@ -16,6 +22,8 @@ export const FILES_PATH = '/v1/files';
 export const HEALTH_PATH = '/healthz';
 export const READY_PATH = '/readyz';
 export const OPENAPI_PATH = '/openapi.json';
+/** The web playground (src/web), and its built files beside it. */
+export const WEB_PATH = '/';
 
 /** The path of one task (by task_id or external_task_id). */
 export function taskPath(id: string): string {

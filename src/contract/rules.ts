@@ -84,6 +84,55 @@ export function checkPrompt(v: unknown): string | null {
   return v;
 }
 
+export type ImageFormat = 'jpeg' | 'png';
+
+/** The format of JPEG and PNG bytes by their magic numbers; null for anything else. */
+export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
+  const b = bytes;
+  if (b.length >= 8 && b[0] === 0x89 && ascii(b, 1, 4) === 'PNG' && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  return null;
+}
+
+// Formats people send by mistake, named so that the message says what was received.
+const OTHER_FORMATS: { name: string; test: (b: Uint8Array) => boolean }[] = [
+  { name: 'GIF', test: (b) => ascii(b, 0, 4) === 'GIF8' },
+  { name: 'WebP', test: (b) => ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP' },
+  { name: 'BMP', test: (b) => ascii(b, 0, 2) === 'BM' },
+  { name: 'TIFF', test: (b) => ['II*\0', 'MM\0*'].includes(ascii(b, 0, 4)) },
+  { name: 'HEIF/AVIF', test: (b) => ascii(b, 4, 8) === 'ftyp' },
+  { name: 'SVG', test: (b) => /^\s*(<\?xml|<svg|<!DOCTYPE svg)/i.test(new TextDecoder().decode(b.subarray(0, 256))) },
+  { name: 'PDF', test: (b) => ascii(b, 0, 4) === '%PDF' },
+];
+
+/** Rules on the file itself, before any decoding: not empty, at most 10 MB, JPEG or PNG by content. */
+export function checkImageFile(bytes: Uint8Array): ImageFormat {
+  if (bytes.length === 0) throw invalidParameter('image', 'is empty');
+  if (bytes.length > LIMITS.maxImageBytes) {
+    throw invalidParameter('image', `${megabytes(bytes.length)} exceeds the maximum of ${megabytes(LIMITS.maxImageBytes)}`);
+  }
+  const format = sniffFormat(bytes);
+  if (!format) {
+    const known = OTHER_FORMATS.find((f) => f.test(bytes));
+    throw invalidParameter('image', known ? `${known.name} is not supported; send JPEG or PNG` : 'is not a JPEG or PNG image');
+  }
+  return format;
+}
+
+/**
+ * A size for messages: megabytes (MiB, as the limits are set) rounded up to hundredths and without
+ * trailing zeros, so that "16 MB" reads as set and a file one byte over 10 MB reads "10.01 MB", never
+ * "10 MB exceeds the maximum of 10 MB".
+ */
+export function megabytes(bytes: number): string {
+  const hundredths = Math.ceil((bytes / (1024 * 1024)) * 100 - 1e-9);
+  return `${hundredths / 100} MB`;
+}
+
+function ascii(bytes: Uint8Array, start: number, end: number): string {
+  return String.fromCharCode(...bytes.subarray(start, end));
+}
+
 /** Size rules on a decoded image (after EXIF orientation). */
 export function checkImageSize(width: number, height: number): void {
   if (width < LIMITS.minSide) {

@@ -172,13 +172,6 @@ export const Task = Type.Object(
 export type Task = Static<typeof Task>;
 export type TaskImage = Task['task_result']['images'][number];
 
-/**
- * The events of GET `${EXPAND_PATH}/{id}${EVENTS_SUFFIX}` (Server-Sent Events): each is `event: task`, its
- * `data` the task object exactly as query-one's `data`, its `id` an opaque string to resume after
- * (Last-Event-ID). The stream ends after the event that carries a finished status.
- */
-export const TASK_EVENT = 'task';
-
 /** The success envelope around `data`. */
 export interface Envelope<T> {
   code: 0;

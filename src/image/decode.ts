@@ -6,10 +6,9 @@
 import sharp from 'sharp';
 import { invalidParameter } from '../contract/errors.js';
 import type { RasterImage } from '../engine/types.js';
-import { megabytes } from '../util/format.js';
-import { checkImageSize, LIMITS } from '../contract/rules.js';
+import { checkImageFile, checkImageSize, type ImageFormat } from '../contract/rules.js';
 
-export type ImageFormat = 'jpeg' | 'png';
+export type { ImageFormat };
 
 export interface DecodedImage {
   format: ImageFormat;
@@ -91,37 +90,9 @@ export function decodeMemoryBytes(meta: Pick<sharp.Metadata, 'format' | 'channel
   return Math.ceil(pixels * (meta.channels ?? 4) * bytesPerSample * factor);
 }
 
-// Formats users send by mistake, named so that the message says what was received.
-const SIGNATURES: { name: string; test: (b: Buffer) => boolean }[] = [
-  { name: 'GIF', test: (b) => b.subarray(0, 4).toString('latin1') === 'GIF8' },
-  { name: 'WebP', test: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
-  { name: 'BMP', test: (b) => b.subarray(0, 2).toString('latin1') === 'BM' },
-  { name: 'TIFF', test: (b) => ['II*\0', 'MM\0*'].includes(b.subarray(0, 4).toString('latin1')) },
-  { name: 'HEIF/AVIF', test: (b) => b.subarray(4, 8).toString('latin1') === 'ftyp' },
-  { name: 'SVG', test: (b) => /^\s*(<\?xml|<svg|<!DOCTYPE svg)/i.test(b.subarray(0, 256).toString('utf8')) },
-  { name: 'PDF', test: (b) => b.subarray(0, 4).toString('latin1') === '%PDF' },
-];
-
-export function sniffFormat(bytes: Buffer): ImageFormat | null {
-  if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47 && bytes.readUInt32BE(4) === 0x0d0a1a0a) return 'png';
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
-  return null;
-}
-
 /** Validates an input image; throws a 1201 naming `image` and the rule it breaks. */
 export async function decodeImage(bytes: Buffer, opts: DecodeOptions): Promise<DecodedImage> {
-  if (bytes.length === 0) throw invalidParameter('image', 'is empty');
-  if (bytes.length > LIMITS.maxImageBytes) {
-    throw invalidParameter('image', `${megabytes(bytes.length)} exceeds the maximum of ${megabytes(LIMITS.maxImageBytes)}`);
-  }
-  const format = sniffFormat(bytes);
-  if (!format) {
-    const known = SIGNATURES.find((s) => s.test(bytes));
-    throw invalidParameter(
-      'image',
-      known ? `${known.name} is not supported; send JPEG or PNG` : 'is not a JPEG or PNG image',
-    );
-  }
+  const format = checkImageFile(bytes);
   let meta: sharp.Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();

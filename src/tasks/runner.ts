@@ -59,7 +59,7 @@ export interface RunnerOptions {
   pollMs?: number;
   /** Shortest time between two progress writes of one job (default 250 ms). */
   progressIntervalMs?: number;
-  /** How often a running job reads its task's status, to stop soon after a cancel made anywhere (default 250 ms). */
+  /** How often a running job reads its task's status, to stop soon after a cancel made anywhere (default 100 ms). */
   cancelPollMs?: number;
 }
 
@@ -179,7 +179,7 @@ export class JobRunner {
         })
         .catch((err) => log.warn({ err }, 'reading the task status failed'))
         .finally(() => (reading = false));
-    }, this.opts.cancelPollMs ?? 250);
+    }, this.opts.cancelPollMs ?? 100);
   }
 
   private async process(job: ClaimedJob, signal: AbortSignal, log: Logger): Promise<'done' | 'released'> {
