@@ -40,6 +40,7 @@ export async function startApiRole({ config, storage, http, urls, logger, onTask
     blobs: storage.blobs,
     urls,
     http,
+    space: storage.space,
     onTaskCreated: () => {
       try {
         onTaskCreated();

@@ -58,6 +58,7 @@ export function startWorkerRole({ config, storage, http, urls, logger }: WorkerR
     resultTtlMs: config.resultTtlMs,
     quality: config.quality,
     maxPixels: config.maxPixels,
+    space: storage.space,
   });
 
   dispatcher.start();

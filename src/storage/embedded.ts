@@ -8,11 +8,14 @@
 import path from 'node:path';
 import { DiskBlobStore, FileSecretStore, MemoryRateCounter } from './local/index.js';
 import { openSqliteBackend } from './sqlite/index.js';
+import { diskSpaceGuard } from './local/disk-space.js';
 import type { Storage } from './storage.js';
 
-export function openEmbeddedStorage(dataDir: string): Storage {
+/** `minFreeBytes`: the free space below which `space` reports a shortage (0, the default: never). */
+export function openEmbeddedStorage(dataDir: string, options: { minFreeBytes?: number } = {}): Storage {
   const database = openSqliteBackend(dataDir);
-  const blobs = new DiskBlobStore(path.join(dataDir, 'blobs'));
+  const blobsDir = path.join(dataDir, 'blobs');
+  const blobs = new DiskBlobStore(blobsDir);
   return {
     tasks: database.tasks,
     queue: database.queue,
@@ -22,6 +25,8 @@ export function openEmbeddedStorage(dataDir: string): Storage {
     blobs,
     secrets: new FileSecretStore(dataDir),
     rateCounter: new MemoryRateCounter(),
+    // The database and the blobs may sit on different file systems (a volume mounted at blobs/).
+    space: diskSpaceGuard([dataDir, blobsDir], options.minFreeBytes ?? 0),
     async close() {
       await Promise.all([database.close(), blobs.close()]);
     },

@@ -7,5 +7,6 @@ export type { RateCounter, RateHit } from './rate-counter.js';
 export type { SecretStore } from './secret-store.js';
 export type { DatabaseBackend, Storage } from './storage.js';
 export type { AdmissionLimits, CreateRefusal, CreateResult, ListPage, StatusChange, TaskStore } from './task-store.js';
+export { isStorageFull, UNLIMITED_SPACE, type SpaceGuard } from './space.js';
 export { openEmbeddedStorage } from './embedded.js';
 export { openStorage } from './open.js';

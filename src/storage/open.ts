@@ -3,6 +3,6 @@ import type { Config } from '../config.js';
 import { openEmbeddedStorage } from './embedded.js';
 import type { Storage } from './storage.js';
 
-export async function openStorage(config: Pick<Config, 'dataDir'>): Promise<Storage> {
-  return openEmbeddedStorage(config.dataDir);
+export async function openStorage(config: Pick<Config, 'dataDir'> & Partial<Pick<Config, 'minFreeBytes'>>): Promise<Storage> {
+  return openEmbeddedStorage(config.dataDir, { minFreeBytes: config.minFreeBytes });
 }

@@ -4,6 +4,7 @@ import type { JobQueue } from './job-queue.js';
 import type { KeyStore } from './key-store.js';
 import type { RateCounter } from './rate-counter.js';
 import type { SecretStore } from './secret-store.js';
+import type { SpaceGuard } from './space.js';
 import type { TaskStore } from './task-store.js';
 
 /**
@@ -28,6 +29,8 @@ export interface Storage extends DatabaseBackend {
   secrets: SecretStore;
   /** Request counts behind the rate limit. */
   rateCounter: RateCounter;
+  /** Whether there is room to take more work (creates, new jobs); UNLIMITED_SPACE without a disk of its own. */
+  space: SpaceGuard;
   /** Closes everything; call after the job runner and the callback dispatcher have stopped. */
   close(): Promise<void>;
 }

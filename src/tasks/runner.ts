@@ -15,6 +15,7 @@ import { toRaster } from '../image/decode.js';
 import { encodeResult, encodeWatermarked } from '../image/encode.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { ClaimedJob, JobQueue } from '../storage/job-queue.js';
+import { isStorageFull, type SpaceGuard } from '../storage/space.js';
 import type { TaskStore } from '../storage/task-store.js';
 import { isFinished, type ResultImage, type TaskRecord } from './model.js';
 import { recordStatusChange, type ChangeRequest } from './transition.js';
@@ -61,7 +62,13 @@ export interface RunnerOptions {
   progressIntervalMs?: number;
   /** How often a running job reads its task's status, to stop soon after a cancel made anywhere (default 100 ms). */
   cancelPollMs?: number;
+  /** Room to store results: no job is claimed while it reports a shortage. */
+  space?: SpaceGuard;
 }
+
+/** After the storage was found full, claiming pauses 1 s, doubling per failure in a row, at most 30 s. */
+const FULL_PAUSE_MS = 1000;
+const FULL_PAUSE_MAX_MS = 30_000;
 
 /** The abort reason of a job whose task was cancelled (any other abort hands the job back to the queue). */
 const CANCELED = 'canceled';
@@ -72,6 +79,10 @@ export class JobRunner {
   private running = false;
   private claiming = false;
   private timer: NodeJS.Timeout | null = null;
+  /** Storage-full failures in a row, and no claim before pausedUntil. */
+  private fullStreak = 0;
+  private pausedUntil = 0;
+  private shortageLogged = false;
 
   constructor(private readonly opts: RunnerOptions) {}
 
@@ -85,7 +96,10 @@ export class JobRunner {
     if (!this.running || this.claiming) return;
     this.claiming = true;
     void this.fill()
-      .catch((err) => this.opts.logger.error({ err }, 'claiming jobs failed'))
+      .catch((err) => {
+        if (isStorageFull(err)) this.storageFull(`claiming a job: ${String((err as Error).message)}`);
+        else this.opts.logger.error({ err }, 'claiming jobs failed');
+      })
       .finally(() => {
         this.claiming = false;
         this.schedulePoll();
@@ -125,7 +139,24 @@ export class JobRunner {
     this.timer.unref();
   }
 
+  /** Pauses claiming (the storage is full); the jobs already running go on. */
+  private storageFull(what: string): void {
+    this.fullStreak++;
+    const pauseMs = Math.min(FULL_PAUSE_MAX_MS, FULL_PAUSE_MS * 2 ** Math.min(this.fullStreak - 1, 10));
+    this.pausedUntil = Date.now() + pauseMs;
+    this.opts.logger.error({ cause: what, pauseMs }, 'storage full: no new job for a while; the work is retried once there is room');
+  }
+
   private async fill(): Promise<void> {
+    if (this.active.size >= this.opts.concurrency || Date.now() < this.pausedUntil) return;
+    const shortage = await this.opts.space?.shortage();
+    if (shortage) {
+      if (!this.shortageLogged) this.opts.logger.error({ cause: shortage }, 'storage low: no new job until there is room');
+      this.shortageLogged = true;
+      return;
+    }
+    if (this.shortageLogged) this.opts.logger.info('storage has room again: jobs resume');
+    this.shortageLogged = false;
     while (this.running && this.active.size < this.opts.concurrency) {
       const job = await this.opts.queue.claim(this.workerId, this.opts.leaseMs);
       if (!job) return;
@@ -157,9 +188,19 @@ export class JobRunner {
       const outcome = await this.process(job, abort.signal, log);
       if (outcome === 'released') await queue.release(job.id, this.workerId);
       else await queue.complete(job.id, this.workerId);
+      if (outcome === 'done') this.fullStreak = 0;
     } catch (err) {
-      // The job stays leased; its lease runs out and it is claimed again.
-      log.error({ err }, 'job failed unexpectedly; it will be retried after its lease');
+      if (isStorageFull(err)) {
+        // No result was recorded (files are written whole or not at all, and the task changes only after
+        // all are stored): hand the job back without counting the attempt, and pause claiming.
+        this.storageFull(`job ${job.id} of task ${job.taskId}: ${String((err as Error).message)}`);
+        await queue.release(job.id, this.workerId).catch((e: unknown) => {
+          log.warn({ cause: String((e as Error).message) }, 'handing the job back failed; it is retried after its lease');
+        });
+      } else {
+        // The job stays leased; its lease runs out and it is claimed again.
+        log.error({ err }, 'job failed unexpectedly; it will be retried after its lease');
+      }
     } finally {
       clearInterval(heartbeat);
       clearInterval(stopWhenCanceled);
@@ -270,13 +311,18 @@ export class JobRunner {
     const interval = this.opts.progressIntervalMs ?? 250;
     let stored = 0;
     let lastWrite = 0;
+    let failedOnce = false;
     return ({ done, total }) => {
       const percent = total > 0 ? Math.floor((ENGINE_PROGRESS_SHARE * done) / total) : 0;
       const now = Date.now();
       if (percent <= stored || now - lastWrite < interval) return;
       stored = percent;
       lastWrite = now;
-      this.opts.tasks.setProgress(taskId, percent).catch((err) => log.warn({ err }, 'storing progress failed'));
+      this.opts.tasks.setProgress(taskId, percent).catch((err: unknown) => {
+        if (failedOnce) return;
+        failedOnce = true;
+        log.warn({ cause: String((err as Error).message) }, 'storing progress failed');
+      });
     };
   }
 

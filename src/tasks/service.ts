@@ -11,6 +11,7 @@ import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { createDecodeGate } from '../image/decode-gate.js';
 import { OutboundRequestError, type SafeHttp } from '../net/safe-http.js';
 import type { Blob, BlobStore } from '../storage/blob-store.js';
+import { isStorageFull, type SpaceGuard } from '../storage/space.js';
 import type { CreateRefusal, TaskStore } from '../storage/task-store.js';
 import { LruCache } from '../util/lru.js';
 import { isFinished, type NewTask, type TaskRecord } from './model.js';
@@ -40,6 +41,8 @@ export interface TaskServiceDeps {
   urls: ResultUrlSigner;
   /** Downloads image URLs (SSRF-guarded); also judges callback URLs that are IP literals. */
   http: Pick<SafeHttp, 'fetchImage' | 'checkUrl'>;
+  /** Room to store inputs; below its floor creates are refused with 5001. */
+  space?: SpaceGuard;
   /** Called after a task was admitted: wakes the job runner and the callback dispatcher. */
   onTaskCreated: () => void;
   /**
@@ -124,6 +127,8 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
           throw invalidParameter('callback_url', (err as Error).message);
         }
       }
+      const shortage = await deps.space?.shortage();
+      if (shortage) throw storageFull(new Error(shortage));
       // Cheap early answer; the store checks again atomically.
       if (request.externalTaskId && (await deps.tasks.getByExternalId(accountId, request.externalTaskId))) {
         throw refusal('duplicate_external_task_id', request.externalTaskId);
@@ -135,10 +140,14 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
       const contentType = image.format === 'png' ? 'image/png' : 'image/jpeg';
       // The sweep removes inputs long after any task could still need them (a week at least).
       const keepMs = Math.max(deps.config.resultTtlMs, INPUT_MIN_KEEP_MS);
-      await deps.blobs.put(inputKey, image.bytes, {
-        contentType,
-        expiresAt: deps.config.resultTtlMs > 0 ? now() + keepMs : null,
-      });
+      try {
+        await deps.blobs.put(inputKey, image.bytes, {
+          contentType,
+          expiresAt: deps.config.resultTtlMs > 0 ? now() + keepMs : null,
+        });
+      } catch (err) {
+        throw isStorageFull(err) ? storageFull(err) : err;
+      }
       try {
         const createdAt = now();
         const newTask: NewTask = {
@@ -169,7 +178,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         return result.task;
       } catch (err) {
         await deps.blobs.delete(inputKey).catch(() => undefined);
-        throw err;
+        throw isStorageFull(err) ? storageFull(err) : err;
       }
     },
 
@@ -234,6 +243,11 @@ function refusal(reason: CreateRefusal, externalTaskId: string | null): ApiError
     case 'queue_full':
       return new ApiError('UNAVAILABLE', 'the task queue is full; retry later', { retryAfterSeconds: 10 });
   }
+}
+
+/** 5001 with the fault as its cause (logged at error, without a stack): the server recovers by itself. */
+function storageFull(cause: unknown): ApiError {
+  return new ApiError('UNAVAILABLE', "the server's storage is full; retry later", { cause, retryAfterSeconds: 30 });
 }
 
 function downloadFailure(e: OutboundRequestError): ApiError {

@@ -128,7 +128,13 @@ export class DiskBlobStore implements BlobStore {
     checkBlobKey(key);
     const sidecar: Sidecar = { contentType: meta.contentType, expiresAt: meta.expiresAt };
     await this.writeAtomically(this.dataPath(key), data);
-    await this.writeAtomically(this.metaPath(key), Buffer.from(JSON.stringify(sidecar)));
+    try {
+      await this.writeAtomically(this.metaPath(key), Buffer.from(JSON.stringify(sidecar)));
+    } catch (err) {
+      // Uncommitted data is invisible, but on a full disk its space is wanted back now, not at the sweep.
+      await unlinkIfPresent(this.dataPath(key)).catch(() => undefined);
+      throw err;
+    }
   }
 
   async get(key: string): Promise<Blob | null> {
