@@ -3,7 +3,7 @@
  * local receiver, polls, lists, downloads and a few refusals, at the rates below. Prints the server's RSS
  * and open file descriptors every minute and judges at the end: 0 5xx, 0 lost tasks (every task
  * succeeds), 0 lost callbacks (each task's three status changes arrive), RSS and descriptors grown by no
- * more than the bounds below between the first minute and the end.
+ * more than the bounds below between minute 5 and the end.
  *   npm run build && flock /tmp/outpaint-bench.lock node dist/bench/soak.js
  */
 import fs from 'node:fs';
@@ -32,6 +32,8 @@ const server = await startServer({
   OUTPAINT_WORKERS: '1',
   OUTPAINT_QUALITY: 'fast',
   OUTPAINT_RATE_LIMIT: '1000000',
+  // The engine may fall behind on a shared machine: a backlog is not what this measures (1303 would be).
+  OUTPAINT_ACCOUNT_CONCURRENCY: '100000',
   OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
 });
 const pid = server.child.pid!;
@@ -140,12 +142,13 @@ await stopServer(server);
 await receiver.close();
 await data.cleanup();
 
-const base = samples[0] ?? first;
+// Growth is judged from minute 5, once caches and the heap have warmed up (minute 1 is printed too).
+const base = samples.find((s) => s.minute === 5) ?? samples[0] ?? first;
 const rssGrowth = end.rss - base.rss;
 const fdGrowth = end.fds - base.fds;
 console.log(`requests: ${JSON.stringify(counts)}; tasks ${tasks.length}, callbacks received ${receiver.received.length}`);
-console.log(`RSS: start ${first.rss} MB, minute 1 ${base.rss} MB, max ${Math.max(...samples.map((s) => s.rss))} MB, end ${end.rss} MB (growth ${rssGrowth} MB, bound ${RSS_GROWTH_BOUND_MB})`);
-console.log(`fds: start ${first.fds}, minute 1 ${base.fds}, max ${Math.max(...samples.map((s) => s.fds))}, end ${end.fds} (growth ${fdGrowth}, bound ${FD_GROWTH_BOUND})`);
+console.log(`RSS: start ${first.rss} MB, minute 1 ${samples[0]?.rss} MB, minute 5 ${base.rss} MB, max ${Math.max(...samples.map((s) => s.rss))} MB, end ${end.rss} MB (growth ${rssGrowth} MB, bound ${RSS_GROWTH_BOUND_MB})`);
+console.log(`fds: start ${first.fds}, minute 1 ${samples[0]?.fds}, minute 5 ${base.fds}, max ${Math.max(...samples.map((s) => s.fds))}, end ${end.fds} (growth ${fdGrowth}, bound ${FD_GROWTH_BOUND})`);
 console.log(`5xx: ${fiveHundreds.length}; unexpected answers: ${unexpected.length} ${unexpected.slice(0, 5).join(', ')}`);
 console.log(`lost tasks: ${lost.length} ${lost.slice(0, 5).join(', ')}; lost callbacks: ${lostCallbacks.length} ${lostCallbacks.slice(0, 5).join(', ')}`);
 const pass = fiveHundreds.length === 0 && unexpected.length === 0 && lost.length === 0 && lostCallbacks.length === 0 && rssGrowth <= RSS_GROWTH_BOUND_MB && fdGrowth <= FD_GROWTH_BOUND;
