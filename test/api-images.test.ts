@@ -8,19 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { call, startApi, type Account, type TestApi } from './support/http.js';
+import { pngChunk as chunk } from './support/hostile-images.js';
 import { makePng } from './support/images.js';
 import { sceneJpeg, scenePng } from './support/pictures.js';
 
 const EXPAND = '/v1/images/editing/expand';
-
-function chunk(type: string, data: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const typed = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(zlib.crc32(typed));
-  return Buffer.concat([length, typed, crc]);
-}
 
 /**
  * A valid 8-bit greyscale PNG of `width`×`height` black pixels: megapixels of zeros deflate to almost
