@@ -211,6 +211,84 @@ describe('the web playground', () => {
     await context.close();
   });
 
+  it('takes a dropped or a pasted picture too, and holds a border at the 3× limit however far it is dragged', async () => {
+    const { page, context, problems } = await openPage(1280, 800);
+    await page.goto(server.url);
+    await signInWithKeys(page);
+    const bytes = [...(await readFile(files.photo))];
+    // A file dropped on the drop zone, as a file manager does it.
+    await page.evaluate((b) => {
+      const transfer = new (globalThis as any).DataTransfer();
+      transfer.items.add(new (globalThis as any).File([new Uint8Array(b)], 'dropped.jpg', { type: 'image/jpeg' }));
+      document.getElementById('drop-zone').dispatchEvent(new (globalThis as any).DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, bytes);
+    await page.waitForFunction(() => document.getElementById('drop-title')?.textContent === 'dropped.jpg · 800 × 600 px');
+    // A picture pasted from the clipboard.
+    await page.evaluate((b) => {
+      const transfer = new (globalThis as any).DataTransfer();
+      transfer.items.add(new (globalThis as any).File([new Uint8Array(b)], 'pasted.jpg', { type: 'image/jpeg' }));
+      document.dispatchEvent(new (globalThis as any).ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
+    }, bytes);
+    await page.waitForFunction(() => document.getElementById('drop-title')?.textContent === 'pasted.jpg · 800 × 600 px');
+    await page.waitForFunction(() => document.getElementById('original').complete);
+
+    // Dragged three picture widths to the right: the border stops at 2× (the area is then 3×).
+    const picture = (await page.locator('#original').boundingBox())!;
+    const handle = (await page.locator('.handle.right').boundingBox())!;
+    await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(handle.x + picture.width * 3, handle.y + handle.height / 2, { steps: 10 });
+    assert.match((await page.textContent('#frame-note')) ?? '', /area limit/, 'said while dragging');
+    await page.mouse.up();
+    assert.deepEqual(await ratiosShown(page), { up: 0, down: 0, left: 0, right: 2 });
+    assert.match((await page.textContent('#output-size')) ?? '', /Output 2400 × 600 px · 3\.00× the area/);
+    // Then the top border cannot move at all: any growth up would break the area rule.
+    await page.focus('.handle.top');
+    await page.keyboard.press('ArrowUp');
+    assert.equal((await ratiosShown(page)).up, 0);
+    // A typed value the API would refuse gets the API's own message, and Submit waits.
+    await page.fill('#ratio-up', '0.5');
+    assert.match((await page.textContent('#ratios-error')) ?? '', /^expansion ratios: .* = 4\.5 exceeds the maximum of 3$/);
+    assert.equal(await page.isDisabled('#submit'), true);
+    await page.fill('#ratio-up', '0');
+    assert.equal(await page.isDisabled('#submit'), false);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  it('pages through the task list and opens a past task', async () => {
+    const bearer = await token(keys);
+    // Enough tasks for two pages of 10, cancelled at once so the engine is not kept busy.
+    const image = (await readFile(files.photo)).toString('base64');
+    for (let i = 0; i < 11; i++) {
+      const created = await api(server.url, 'POST', '/v1/images/editing/expand', bearer, { image, left_expansion_ratio: 0.2 });
+      await api(server.url, 'POST', `/v1/images/editing/expand/${created.body.data.task_id}/cancel`, bearer);
+    }
+    const { page, context, problems } = await openPage(1280, 800);
+    await page.goto(server.url);
+    await signInWithKeys(page);
+    await page.locator('.task-row').first().waitFor();
+    assert.equal(await page.locator('.task-row').count(), 10);
+    assert.equal(await page.isDisabled('#history-prev'), true);
+    const firstPage = await page.$$eval('.task-row', (rows) => rows.map((r) => r.getAttribute('data-task-id')));
+    await page.click('#history-next');
+    await page.waitForFunction(() => document.getElementById('history-page')?.textContent === 'page 2');
+    const secondPage = await page.$$eval('.task-row', (rows) => rows.map((r) => r.getAttribute('data-task-id')));
+    assert.ok(secondPage.length > 0 && secondPage.every((id) => !firstPage.includes(id)), 'page 2 holds other tasks');
+    // The oldest tasks are the ones the first test made: open one that succeeded.
+    const done = page.locator('.task-row.status-succeed').last();
+    await done.waitFor();
+    const id = await done.getAttribute('data-task-id');
+    await done.locator('button', { hasText: 'Open' }).click();
+    await page.waitForFunction((taskId) => document.getElementById('task-title')?.textContent === `Task ${taskId}`, id);
+    await page.waitForSelector('#results:not([hidden]) .result img');
+    assert.match((await page.textContent('#task-status')) ?? '', /^Done: \d images?$/);
+    await page.click('#history-prev');
+    await page.waitForFunction(() => document.getElementById('history-page')?.textContent === 'page 1');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   it('shows a clear error for a 299 px image before anything is uploaded', async () => {
     const { page, context } = await openPage(1280, 800);
     await page.goto(server.url);

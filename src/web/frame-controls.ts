@@ -22,8 +22,8 @@ export class FrameControls {
 
   constructor(
     private readonly els: FrameControlsElements,
-    /** Ratios the person typed or picked (already judged valid). */
-    private readonly onPick: (ratios: ExpansionRatios) => void,
+    /** Ratios the person typed or picked, judged valid; null for typed ones the API would refuse. */
+    private readonly onPick: (ratios: ExpansionRatios | null) => void,
   ) {
     for (const side of SIDES) els.fields[side].addEventListener('input', () => this.typed());
     for (const button of els.presets) button.addEventListener('click', () => this.preset(button.dataset.preset as Preset | 'reset'));
@@ -72,7 +72,7 @@ export class FrameControls {
     };
     const ratios: ExpansionRatios = { up: read('up'), down: read('down'), left: read('left'), right: read('right') };
     this.judge(ratios);
-    if (this.valid) this.onPick(ratios);
+    this.onPick(this.valid ? ratios : null);
   }
 
   private preset(preset: Preset | 'reset'): void {

@@ -62,7 +62,7 @@ const controls = new FrameControls(
     error: byId('ratios-error'),
   },
   (ratios) => {
-    editor.setRatios(ratios);
+    if (ratios) editor.setRatios(ratios);
     updateSubmit();
   },
 );
