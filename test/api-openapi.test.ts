@@ -111,6 +111,7 @@ describe('GET /openapi.json', () => {
       type: 'http',
       scheme: 'bearer',
       bearerFormat: 'JWT (HS256, iss = access key) or the secret key itself',
+      description: 'A token from `outpaint token --access-key AK` (it asks for the secret key), or the secret key itself.',
     });
   });
 

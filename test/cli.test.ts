@@ -1,19 +1,12 @@
 /** The `outpaint` command as a process: help, keys, configuration errors, first start. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
-import { api, CLI, startServer, stopServer, tempDataDir, token } from './support/outpaint-process.js';
+import { api, runCli, startServer, stopServer, tempDataDir, token } from './support/outpaint-process.js';
 
-const run = promisify(execFile);
-
-async function outpaint(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
+function outpaint(args: string[], env: Record<string, string> = {}, cwd?: string) {
+  return runCli(args, { env: { ...process.env, ...env }, cwd });
 }
 
 test('every command has --help', async () => {
@@ -24,6 +17,7 @@ test('every command has --help', async () => {
     ['keys', 'create', '--help'],
     ['keys', 'list', '--help'],
     ['keys', 'revoke', '--help'],
+    ['token', '--help'],
     ['expand', '--help'],
   ]) {
     const r = await outpaint(args);
@@ -91,4 +85,58 @@ test('keys made and revoked with the CLI take effect on a running server (they l
   const refused = await api(server.url, 'GET', '/v1/images/editing/expand', await token(key, 600));
   assert.deepEqual([refused.status, refused.body.code], [401, 1002]);
   assert.match(refused.body.message, /revoked/);
+});
+test('keys list and revoke refuse where there is no database, say where they looked, and create nothing', async (t) => {
+  const data = await tempDataDir();
+  t.after(() => data.cleanup());
+  // As a user who runs it in the wrong folder: the default ./data of a folder with no database.
+  const db = path.join(data.dir, 'data', 'outpaint.db');
+  for (const args of [['keys', 'list'], ['keys', 'list', '--json'], ['keys', 'revoke', 'AK']]) {
+    const r = await outpaint(args, { OUTPAINT_DATA_DIR: '' }, data.dir);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.ok(r.stderr.includes(`SQLite database ${db} does not exist, so it holds no keys`), r.stderr);
+    assert.match(r.stderr, /OUTPAINT_DATA_DIR/);
+  }
+  assert.deepEqual(await fs.readdir(data.dir), [], 'no database, no folder made');
+});
+
+test('keys create says where it stored the key, and that the database is new; list says where it read', async (t) => {
+  const data = await tempDataDir();
+  t.after(() => data.cleanup());
+  const env = { OUTPAINT_DATA_DIR: path.join(data.dir, 'here') };
+  const where = `SQLite database ${path.join(data.dir, 'here', 'outpaint.db')}`;
+  const first = await outpaint(['keys', 'create', '--name', 'alice'], env);
+  assert.equal(first.code, 0, first.stderr);
+  assert.ok(first.stdout.includes(`stored in:      ${where} (new: there was no database`), first.stdout);
+  const second = await outpaint(['keys', 'create', '--name', 'bob', '--json'], env);
+  assert.equal(second.code, 0, second.stderr);
+  JSON.parse(second.stdout);
+  assert.equal(second.stderr, `outpaint: key stored in ${where}\n`, 'not new the second time');
+
+  const listed = await outpaint(['keys', 'list'], env);
+  assert.equal(listed.code, 0, listed.stderr);
+  const lines = listed.stdout.trim().split('\n');
+  assert.equal(lines[0], `2 keys in ${where}:`);
+  assert.match(lines[1], /^ {2}[A-Za-z0-9]{32} {2}alice {2}acct_/);
+  assert.equal(lines.length, 3);
+  const json = await outpaint(['keys', 'list', '--json'], env);
+  assert.equal(JSON.parse(json.stdout).length, 2);
+  assert.equal(json.stderr, `outpaint: 2 keys in ${where}\n`);
+
+  for (const k of JSON.parse(json.stdout)) assert.equal((await outpaint(['keys', 'revoke', k.access_key], env)).code, 0);
+  const none = await outpaint(['keys', 'list'], env);
+  assert.match(none.stdout, /REVOKED/);
+});
+
+test('keys list of an existing database without keys says so, and where', async (t) => {
+  const data = await tempDataDir();
+  t.after(() => data.cleanup());
+  // A database that exists but holds no key (the storage creates it empty; a server would add its first key).
+  const { openStorage } = await import('../src/storage/open.js');
+  const storage = await openStorage({ dataDir: data.dir });
+  await storage.close();
+  const r = await outpaint(['keys', 'list'], { OUTPAINT_DATA_DIR: data.dir });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `no keys in SQLite database ${path.join(data.dir, 'outpaint.db')}; make one with: outpaint keys create --name NAME\n`);
 });

@@ -21,3 +21,10 @@ test('the README gives the two set-up commands that package.json defines', async
   assert.match(readme, /npm test/);
   assert.ok(pkg.scripts.start && pkg.scripts.test && pkg.scripts.outpaint);
 });
+
+test('the README points at the web page, the API reference, the OpenAPI document and the health check', async () => {
+  const { DOCS_PATH, HEALTH_PATH, OPENAPI_PATH, WEB_PATH } = await import('../src/contract/paths.js');
+  for (const p of [WEB_PATH, DOCS_PATH, OPENAPI_PATH, HEALTH_PATH]) assert.ok(readme.includes(`**\`${p}\`**`), `README names ${p}`);
+  assert.match(readme, /outpaint token --access-key/);
+  assert.doesNotMatch(readme, /createHmac/, 'no hand-made token');
+});

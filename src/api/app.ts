@@ -20,6 +20,7 @@ import type { ResultUrlSigner } from '../tasks/result-urls.js';
 import type { TaskService } from '../tasks/service.js';
 import { megabytes } from '../util/format.js';
 import { limitConnectionsPerAddress } from './connections.js';
+import { registerApiReference } from './docs.js';
 import { FILE_ROUTE, registerRoutes } from './routes.js';
 import { compileValidator } from './validation.js';
 import { registerWebPage } from './web-page.js';
@@ -226,6 +227,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             type: 'http',
             scheme: 'bearer',
             bearerFormat: 'JWT (HS256, iss = access key) or the secret key itself',
+            description: 'A token from `outpaint token --access-key AK` (it asks for the secret key), or the secret key itself.',
           },
           accessToken: {
             type: 'apiKey',
@@ -237,6 +239,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   });
+
+  await registerApiReference(app);
 
   // Paths and methods of every route, so that a known path asked with the wrong method answers 1202.
   const knownPaths: { pattern: RegExp; methods: Set<string> }[] = [];

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
+import { RATIO_FIELDS } from '../contract/rules.js';
 
 const EXIT_BAD_INPUT = 2;
 const EXIT_FAILURE = 1;
@@ -68,7 +69,8 @@ async function runExpand(input: string, opts: ExpandCliOptions): Promise<number>
     const { ApiError } = await import('../contract/errors.js');
     const { EngineCancelledError } = await import('../engine/types.js');
     if (err instanceof BadInput || err instanceof ApiError) {
-      process.stderr.write(`outpaint expand: ${err.message}\n`);
+      const message = err instanceof ApiError ? inFlags(err.message, input) : err.message;
+      process.stderr.write(`outpaint expand: ${message}\n`);
       return EXIT_BAD_INPUT;
     }
     if (err instanceof EngineCancelledError) {
@@ -79,6 +81,20 @@ async function runExpand(input: string, opts: ExpandCliOptions): Promise<number>
     process.stderr.write(`outpaint expand: ${message.split('\n')[0]}\n`);
     return EXIT_FAILURE;
   }
+}
+
+/**
+ * The contract's rules name the API's fields (`left_expansion_ratio: 3 is outside [0, 2]`); on the command
+ * line the user typed flags and a file, so the message names those (`--left: 3 is outside [0, 2]`).
+ */
+export function inFlags(message: string, input: string): string {
+  const flags: Record<string, string> = { n: '-n', image: input };
+  for (const [side, field] of Object.entries(RATIO_FIELDS)) flags[field] = `--${side}`;
+  const colon = message.indexOf(': ');
+  const field = colon < 0 ? '' : message.slice(0, colon);
+  const rule = colon < 0 ? message : message.slice(colon + 2);
+  const named = rule.replace(/\b(?:up|down|left|right)_expansion_ratio\b/g, (f) => flags[f]);
+  return colon < 0 ? named : `${flags[field] ?? field}: ${named}`;
 }
 
 function parseNumber(v: string | undefined): number | undefined {

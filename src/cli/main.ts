@@ -5,12 +5,28 @@
  */
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { userDirectory } from './cwd.js';
 import { registerExpandCommand } from './expand.js';
 import { registerKeysCommand } from './keys.js';
 import { registerServeCommand } from './serve.js';
+import { registerTokenCommand } from './token.js';
 import { CliError } from './errors.js';
 
-const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+const { version, scripts } = createRequire(import.meta.url)('../../../package.json') as {
+  version: string;
+  scripts: Record<string, string>;
+};
+
+// Relative paths (files, OUTPAINT_DATA_DIR) are the user's, also under `npm run` (see cwd.ts).
+const here = userDirectory({
+  cwd: process.cwd(),
+  env: process.env,
+  packageRoot: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..'),
+  scripts,
+});
+if (here !== process.cwd()) process.chdir(here);
 
 const program = new Command('outpaint')
   .description('Outpaint: image expansion (outpainting) with a Kling-compatible HTTP API')
@@ -20,6 +36,7 @@ const program = new Command('outpaint')
 
 registerServeCommand(program);
 registerKeysCommand(program);
+registerTokenCommand(program);
 registerExpandCommand(program);
 
 try {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DOCS_PATH, HEALTH_PATH, OPENAPI_PATH, WEB_PATH } from '../contract/paths.js';
 import { CliError } from './errors.js';
 
 /** `outpaint serve`: the HTTP API, the job runner and the callback dispatcher in one process. */
@@ -16,7 +17,9 @@ export function registerServeCommand(program: Command): void {
         if (err instanceof ConfigError) throw new CliError(err.message, 2);
         throw err;
       }
-      const server = await startOutpaint(config);
+      // On a terminal, lines for people; otherwise (a file, a pipe, a log collector) pino's JSON.
+      const logger = process.stdout.isTTY ? (await import('./pretty-log.js')).prettyLogger(config.logLevel) : undefined;
+      const server = await startOutpaint(config, { logger });
       const say = (s: string) => process.stderr.write(s + '\n');
       // Handlers first: a supervisor may signal as soon as it reads the banner.
       let stopping = false;
@@ -39,14 +42,26 @@ export function registerServeCommand(program: Command): void {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
-      say(`Outpaint is listening on ${server.url}  (data in ${config.dataDir})`);
+      for (const line of banner(server.url, server.storage.location)) say(line);
       if (server.firstKey) {
         const k = server.firstKey;
         say('First start: created an API key. It is shown only this once:');
         say(`  access key:     ${k.accessKey}`);
         say(`  secret key:     ${k.secretKey}`);
         say(`  webhook secret: ${k.webhookSecret}`);
-        say('Make more with: npm run outpaint -- keys create --name NAME');
+        say(`A token for it: npm run outpaint -- token --access-key ${k.accessKey}  (asks for the secret key)`);
+        say('More keys:      npm run outpaint -- keys create --name NAME');
       }
     });
+}
+
+/** What a person needs first: where it listens, the page, where the API is described, the health check, the data. */
+export function banner(url: string, location: string): string[] {
+  return [
+    `Outpaint is listening on ${url}`,
+    `  web page       ${url}${WEB_PATH}`,
+    `  API reference  ${url}${DOCS_PATH}  (OpenAPI document: ${url}${OPENAPI_PATH})`,
+    `  health         ${url}${HEALTH_PATH}`,
+    `  data           ${location}`,
+  ];
 }

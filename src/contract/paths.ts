@@ -24,6 +24,8 @@ export const READY_PATH = '/readyz';
 export const OPENAPI_PATH = '/openapi.json';
 /** The web playground (src/web), and its built files beside it. */
 export const WEB_PATH = '/';
+/** The interactive API reference (Swagger UI) over the OpenAPI document. */
+export const DOCS_PATH = '/docs';
 
 /** The path of one task (by task_id or external_task_id). */
 export function taskPath(id: string): string {

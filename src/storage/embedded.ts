@@ -9,11 +9,14 @@ import path from 'node:path';
 import { DiskBlobStore, FileSecretStore, MemoryRateCounter } from './local/index.js';
 import { openSqliteBackend } from './sqlite/index.js';
 import { diskSpaceGuard } from './local/disk-space.js';
-import type { Storage } from './storage.js';
+import type { OpenOptions, Storage } from './storage.js';
 
-/** `minFreeBytes`: the free space below which `space` reports a shortage (0, the default: never). */
-export function openEmbeddedStorage(dataDir: string, options: { minFreeBytes?: number } = {}): Storage {
-  const database = openSqliteBackend(dataDir);
+/**
+ * `minFreeBytes`: the free space below which `space` reports a shortage (0, the default: never);
+ * `create: false` refuses (StorageNotFoundError) when there is no database yet.
+ */
+export function openEmbeddedStorage(dataDir: string, options: OpenOptions & { minFreeBytes?: number } = {}): Storage {
+  const database = openSqliteBackend(dataDir, { create: options.create });
   const blobsDir = path.join(dataDir, 'blobs');
   const blobs = new DiskBlobStore(blobsDir);
   return {

@@ -22,6 +22,20 @@ export interface DatabaseBackend {
   close(): Promise<void>;
 }
 
+/** Options of opening a backend. */
+export interface OpenOptions {
+  /** Create (and migrate) the database if there is none yet; default true. False: StorageNotFoundError. */
+  create?: boolean;
+}
+
+/** Asked to open existing storage (`create: false`) where there is none. */
+export class StorageNotFoundError extends Error {
+  constructor(readonly location: string) {
+    super(`no Outpaint database: ${location} does not exist`);
+    this.name = 'StorageNotFoundError';
+  }
+}
+
 /** Everything Outpaint keeps, as `openStorage(config)` chose it: a database backend, blobs and shared state. */
 export interface Storage extends DatabaseBackend {
   blobs: BlobStore;

@@ -18,6 +18,35 @@ export interface Keys {
   webhook_secret: string;
 }
 
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to completion and never throws on a non-zero exit: by default `node CLI ARGS…`; with
+ * `command`, that program instead (npm, a linked `outpaint` on PATH, …) with ARGS.
+ */
+export async function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; command?: string; input?: string } = {},
+): Promise<CliResult> {
+  const [file, argv] = opts.command ? [opts.command, args] : [process.execPath, [CLI, ...args]];
+  const child = execFile(file, argv, { env: opts.env ?? process.env, cwd: opts.cwd, maxBuffer: 16 << 20 });
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
+  else child.stdin!.end();
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+  });
+  return { code, stdout, stderr };
+}
+
 export async function tempDataDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await tempDir();
   return { dir: dir.path, cleanup: dir.remove };

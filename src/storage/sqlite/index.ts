@@ -2,8 +2,9 @@
  * The embedded database backend: tasks, their jobs, the callback outbox and the API keys in one SQLite
  * file, on one shared connection. The SQL lives in schema.ts (DDL) and statements.ts (queries).
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import type { DatabaseBackend } from '../storage.js';
+import { StorageNotFoundError, type DatabaseBackend, type OpenOptions } from '../storage.js';
 import { SqliteCallbackOutbox } from './callback-outbox.js';
 import { SharedConnection } from './connection.js';
 import { SqliteJobQueue } from './job-queue.js';
@@ -23,9 +24,11 @@ export interface SqliteBackend extends DatabaseBackend {
   file: string;
 }
 
-/** Opens `dataDir/outpaint.db` (created and migrated as needed). */
-export function openSqliteBackend(dataDir: string): SqliteBackend {
+/** Opens `dataDir/outpaint.db` (migrated as needed; created too unless `create` is false). */
+export function openSqliteBackend(dataDir: string, { create = true }: OpenOptions = {}): SqliteBackend {
   const file = path.join(dataDir, DATABASE_FILE);
+  const location = `SQLite database ${file}`;
+  if (!create && !fs.existsSync(file)) throw new StorageNotFoundError(location);
   const connection = new SharedConnection(openDatabase(file));
   const ports = {
     tasks: new SqliteTaskStore(connection),
@@ -36,7 +39,7 @@ export function openSqliteBackend(dataDir: string): SqliteBackend {
   return {
     ...ports,
     file,
-    location: `SQLite database ${file}`,
+    location,
     async close() {
       await Promise.all(Object.values(ports).map((p) => p.close()));
     },
