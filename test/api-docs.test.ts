@@ -90,9 +90,10 @@ describe('/docs, served by the server alone', () => {
     assert.equal(made.code, 0, made.stderr);
     const token = made.stdout.trim();
     await page.locator('button.authorize').first().click();
-    await page.locator('.auth-container input').first().fill(token);
-    await page.locator('.auth-btn-wrapper button.authorize').click();
-    await page.locator('.auth-btn-wrapper button.btn-done').click();
+    const bearer = page.locator('.auth-container', { hasText: '(http, Bearer)' });
+    await bearer.locator('input').fill(token);
+    await bearer.locator('button.authorize').click();
+    await page.locator('button.btn-done').first().click();
     const list = page.locator('.opblock-get', { hasText: 'List tasks' });
     await list.locator('.opblock-summary').click();
     await list.locator('button.execute').click();
