@@ -12,10 +12,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { expansionGeometry } from '../src/contract/geometry.js';
 import { api, createKeys, startServer, stopServer, tempDataDir, token, waitFor, type Keys, type ServerProcess } from './support/outpaint-process.js';
+import { launchChromium } from './support/browser.js';
 import { sceneJpeg, scenePng } from './support/pictures.js';
 
 // Names of the page's world, for the functions that run inside the browser (this file compiles for Node).
@@ -26,17 +27,6 @@ declare const sessionStorage: any;
 declare const MutationObserver: any;
 type HTMLImageElement = { complete: boolean; naturalWidth: number; naturalHeight: number };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const RESULTS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-results');
 
 let data: Awaited<ReturnType<typeof tempDataDir>>;
@@ -46,16 +36,6 @@ let keys: Keys;
 const browserReady: Promise<Browser> = launchChromium();
 browserReady.catch(() => undefined);
 const files: Record<string, string> = {};
-
-async function launchChromium(): Promise<Browser> {
-  try {
-    return await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
-  } catch (err) {
-    throw new Error(
-      `Chromium cannot start from ${CHROMIUM} (install it with: apt-get install -y chromium; .ci/run does): ${(err as Error).message.split('\n')[0]}`,
-    );
-  }
-}
 
 before(async () => {
   data = await tempDataDir();

@@ -1,7 +1,10 @@
-/** Chromium for browser tests, driven by playwright-core; a missing browser fails loudly, never skips. */
+/**
+ * Chromium for browser tests (Debian's, from /usr/bin/chromium or CHROMIUM_PATH), driven by
+ * playwright-core; when it cannot start, the tests fail saying how to install it, never skip.
+ */
 import { chromium, type Browser } from 'playwright-core';
 
-const CHROMIUM = process.env.OUTPAINT_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
   '--headless',
   '--no-sandbox',
