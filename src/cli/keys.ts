@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { KeyStore } from '../storage/key-store.js';
+import { loadCliConfig } from './config.js';
 import { CliError } from './errors.js';
 
 /**
@@ -98,17 +99,8 @@ interface Where {
 
 /** Runs `fn` on the keys of the configured storage; with `create: false`, refuses where there is none. */
 async function withKeys<T>(opts: { create: boolean }, fn: (keys: KeyStore, where: Where) => Promise<T>): Promise<T> {
-  const [{ loadConfig, ConfigError }, { openStorage, StorageNotFoundError }] = await Promise.all([
-    import('../config.js'),
-    import('../storage/index.js'),
-  ]);
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message, 2);
-    throw err;
-  }
+  const config = await loadCliConfig();
+  const { openStorage, StorageNotFoundError } = await import('../storage/index.js');
   let storage;
   let created = false;
   try {

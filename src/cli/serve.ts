@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DOCS_PATH, HEALTH_PATH, OPENAPI_PATH, WEB_PATH } from '../contract/paths.js';
-import { CliError } from './errors.js';
+import { loadCliConfig } from './config.js';
 
 /** `outpaint serve`: the HTTP API, the job runner and the callback dispatcher in one process. */
 export function registerServeCommand(program: Command): void {
@@ -8,15 +8,8 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('start the server (settings come from OUTPAINT_* environment variables; see the README)')
     .action(async () => {
-      const { loadConfig, ConfigError } = await import('../config.js');
+      const config = await loadCliConfig();
       const { startOutpaint } = await import('../server.js');
-      let config;
-      try {
-        config = loadConfig();
-      } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message, 2);
-        throw err;
-      }
       // On a terminal, lines for people; otherwise (a file, a pipe, a log collector) pino's JSON.
       const logger = process.stdout.isTTY ? (await import('./pretty-log.js')).prettyLogger(config.logLevel) : undefined;
       const server = await startOutpaint(config, { logger });
