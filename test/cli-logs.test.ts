@@ -11,7 +11,7 @@ import { CLI, freePort, startServer, stopServer, tempDataDir, waitFor } from './
 /** `outpaint serve` on a pseudo-terminal; `screen()` is everything it showed. */
 async function serveOnTerminal(env: Record<string, string>) {
   const port = await freePort();
-  const child = spawn('script', ['-qfec', `${process.execPath} ${CLI} serve`, '/dev/null'], {
+  const child = spawn('script', ['-qfec', `exec ${process.execPath} ${CLI} serve`, '/dev/null'], {
     env: { ...process.env, OUTPAINT_HOST: '127.0.0.1', OUTPAINT_PORT: String(port), ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });

@@ -91,7 +91,7 @@ describe('outpaint token', () => {
 
   it('asks for the secret key on a terminal without echoing it', async () => {
     // A pseudo-terminal from util-linux's script(1); the secret is typed once the prompt is up.
-    const child = spawn('script', ['-qfec', `${process.execPath} ${CLI} token --access-key ${keys.access_key}`, '/dev/null'], {
+    const child = spawn('script', ['-qfec', `exec ${process.execPath} ${CLI} token --access-key ${keys.access_key}`, '/dev/null'], {
       env: env(),
       stdio: ['pipe', 'pipe', 'inherit'],
     });
