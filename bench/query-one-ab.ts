@@ -6,6 +6,8 @@
  * Usage: npm run build && node dist/bench/query-one-ab.js [--seconds 24] [--rounds 4] LABEL=CHECKOUT[@ENV=V,ENV=V] ...
  *   CHECKOUT is a directory holding dist/ and node_modules (a checkout, or a snapshot of one); "." is this one.
  *   e.g. node dist/bench/query-one-ab.js before=/tmp/snap-before after=.
+ *   BENCH_TTY=1 in a target's ENV runs that server on a pseudo-terminal (util-linux script(1)), so that it
+ *   logs pretty lines: node dist/bench/query-one-ab.js pipe=.@OUTPAINT_LOG_LEVEL=info tty=.@OUTPAINT_LOG_LEVEL=info,BENCH_TTY=1
  * Each server gets its own data directory and key, one finished task (a small expansion), then wrk with
  * 16 connections asks for that task over and over. Prints req/s, p99 and the event loop's CPU time per
  * request per server (medians over rounds)
@@ -52,6 +54,7 @@ const targets: Target[] = args.map((arg) => {
 interface Running {
   target: Target;
   child: ChildProcess;
+  serverPid: number;
   url: string;
   taskUrl: string;
   bearer: string;
@@ -63,19 +66,26 @@ async function start(target: Target): Promise<Running> {
   const env = { ...process.env, OUTPAINT_DATA_DIR: dir.path, OUTPAINT_LOG_LEVEL: 'warn', ...target.env };
   const { stdout } = await run(process.execPath, [target.cli, 'keys', 'create', '--name', 'bench', '--json'], { env });
   const keys = JSON.parse(stdout) as { access_key: string; secret_key: string };
-  const child = spawn(process.execPath, [target.cli, 'serve'], {
-    env: { ...env, OUTPAINT_HOST: '127.0.0.1', OUTPAINT_PORT: '0', OUTPAINT_RATE_LIMIT: '100000000' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const serveEnv = { ...env, OUTPAINT_HOST: '127.0.0.1', OUTPAINT_PORT: '0', OUTPAINT_RATE_LIMIT: '100000000' };
+  const onTty = target.env.BENCH_TTY === '1';
+  // On a terminal, script(1) execs the server (`exec`, so its only child is the server) and relays what
+  // it draws to our pipe; the terminal's output is read and dropped like a person's scrollback.
+  const child = onTty
+    ? spawn('script', ['-qfec', `exec ${process.execPath} ${target.cli} serve`, '/dev/null'], { env: serveEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [target.cli, 'serve'], { env: serveEnv, stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /listening on (https?:\/\/\S+)/.exec(err);
+    let out = '';
+    const read = (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (https?:\/\/[^\s\x1b]+)/.exec(out);
       if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`${target.label} exited (${code}):\n${err}`)));
+    };
+    child.stdout?.on('data', read);
+    child.stderr!.on('data', read);
+    child.once('exit', (code) => reject(new Error(`${target.label} exited (${code}):\n${out}`)));
   });
+  // The process whose event loop is measured: the server itself, script's only child on a terminal.
+  const serverPid = onTty ? Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]) : child.pid!;
   const bearer = await signToken(keys.access_key, keys.secret_key, { expIn: 24 * 3600 });
   const png = await sharp(scene(320, 320), { raw: { width: 320, height: 320, channels: 3 } }).png().toBuffer();
   const created = await fetch(`${url}/v1/images/editing/expand`, {
@@ -93,10 +103,12 @@ async function start(target: Target): Promise<Running> {
   return {
     target,
     child,
+    serverPid,
     url,
     taskUrl,
     bearer,
     cleanup: async () => {
+      if (serverPid !== child.pid) process.kill(serverPid, 'SIGKILL');
       child.kill('SIGKILL');
       await dir.remove();
     },
@@ -132,7 +144,7 @@ try {
     // Alternate the order too, so that neither server always runs right after the other's load.
     const order = r % 2 === 0 ? running.map((_, i) => i) : running.map((_, i) => running.length - 1 - i);
     for (const i of order) {
-      const { rps, p99, cpuUs } = wrk(running[i].child.pid!, running[i].taskUrl, running[i].bearer, per);
+      const { rps, p99, cpuUs } = wrk(running[i].serverPid, running[i].taskUrl, running[i].bearer, per);
       results[i].rps.push(rps);
       results[i].p99.push(p99);
       results[i].cpuUs.push(cpuUs);
