@@ -26,7 +26,11 @@ function sample(pid: number): { rss: number; fds: number } {
 const data = await tempDataDir();
 const keys = await createKeys(data.dir, 'soak');
 const receiver = await startReceiver(keys.webhook_secret);
+// glibc's allocator as `npm start` sets it (package.json; README, "Memory"): SOAK_MALLOC=default leaves it alone.
+const allocator: Record<string, string> =
+  process.env.SOAK_MALLOC === 'default' ? {} : { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
 const server = await startServer({
+  ...allocator,
   OUTPAINT_DATA_DIR: data.dir,
   OUTPAINT_PORT: '0',
   OUTPAINT_WORKERS: '1',
@@ -100,7 +104,7 @@ const tokenRefresh = setInterval(async () => (bearer = await token(keys)), 10 * 
 
 const started = Date.now();
 const samples: { minute: number; rss: number; fds: number }[] = [];
-console.log(`soak: ${MINUTES} min at ${JSON.stringify(RATES)} req/s against ${server.url} (pid ${pid}); load ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
+console.log(`soak: allocator ${JSON.stringify(allocator)}, ${MINUTES} min at ${JSON.stringify(RATES)} req/s against ${server.url} (pid ${pid}); load ${fs.readFileSync('/proc/loadavg', 'utf8').trim()}`);
 const first = sample(pid);
 console.log(`minute 0: RSS ${first.rss} MB, fds ${first.fds}`);
 for (let minute = 1; minute <= MINUTES; minute++) {
