@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +109,8 @@ describe('a strict consumer of outpaint/client', () => {
     dir = await tempDir('outpaint-consumer-');
     await mkdir(path.join(dir.path, 'node_modules'));
     await symlink(ROOT, path.join(dir.path, 'node_modules', 'outpaint'), 'dir');
+    // Node's types, for the README's example (which reads and writes files).
+    await symlink(path.join(ROOT, 'node_modules', '@types'), path.join(dir.path, 'node_modules', '@types'), 'dir');
     await writeFile(path.join(dir.path, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
     await writeFile(path.join(dir.path, 'consumer.ts'), CONSUMER);
   });
@@ -136,6 +138,22 @@ describe('a strict consumer of outpaint/client', () => {
     const err = await run(process.execPath, [TSC, '-p', config]).then(() => null, (e: { stdout: string }) => e);
     assert.ok(err, 'tsc refused it');
     assert.match(err.stdout, /wrong\.ts\(2,.*apiKey|Type 'number' is not assignable to type 'string'/);
+  });
+
+  it("the README's example type-checks (strict, Node's types)", async () => {
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
+    const example = /## From code: the SDK[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(example, 'the README has an SDK example');
+    assert.ok(example.split('\n').length <= 12, 'about ten lines');
+    await writeFile(path.join(dir.path, 'readme.ts'), example);
+    const config = path.join(dir.path, 'tsconfig.readme.json');
+    const options = { strict: true, noEmit: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', types: ['node'], skipLibCheck: true };
+    await writeFile(config, JSON.stringify({ compilerOptions: options, files: ['readme.ts'] }));
+    const result = await run(process.execPath, [TSC, '-p', config]).then(
+      () => ({ code: 0, out: '' }),
+      (err: { code: number; stdout: string }) => ({ code: err.code, out: err.stdout }),
+    );
+    assert.equal(result.code, 0, result.out);
   });
 
   it('imports at run time through the exports map', async () => {

@@ -5,8 +5,12 @@
  * in front of the server (test/support/proxy.ts), which can also lose a request or its answer.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { NETWORK_ERROR, OutpaintClient, OutpaintError, verifyWebhook, WebhookVerificationError, type Task } from '../src/client/index.js';
 import { startApi, type TestApi } from './support/http.js';
@@ -15,6 +19,9 @@ import { createKeys, freePort, startServer, stopServer, tempDataDir, waitFor, ty
 import { sceneJpeg } from './support/pictures.js';
 import { startProxy, type Proxy } from './support/proxy.js';
 import { startReceiver, type Receiver } from './support/receiver.js';
+import { tempDir } from './support/tmp.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const EXPAND = '/v1/images/editing/expand';
 
@@ -118,6 +125,38 @@ describe('the SDK against outpaint serve', () => {
     await refused(verifyWebhook(headers, delivery.raw, `whsec_${btoa('another key of 24 bytes!')}`), /no signature matches/);
     const { ['webhook-signature']: _, ...unsigned } = headers;
     await refused(verifyWebhook(unsigned, delivery.raw, keys.webhook_secret), /webhook-signature: header missing/);
+  });
+
+  it('the receiver of docs/webhook-receiver.md, run as written, accepts the server’s callbacks and refuses a forged one', async () => {
+    const doc = await readFile(path.join(ROOT, 'docs', 'webhook-receiver.md'), 'utf8');
+    const code = /```js\n([\s\S]*?)```/.exec(doc)?.[1];
+    assert.ok(code, 'the page has the example');
+    const dir = await tempDir('outpaint-receiver-');
+    await mkdir(path.join(dir.path, 'node_modules'));
+    await symlink(ROOT, path.join(dir.path, 'node_modules', 'outpaint'), 'dir');
+    await writeFile(path.join(dir.path, 'receiver.mjs'), code);
+    const child = spawn(process.execPath, ['receiver.mjs'], {
+      cwd: dir.path,
+      env: { ...process.env, PORT: '0', OUTPAINT_WEBHOOK_SECRET: keys.webhook_secret },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      const port = await waitFor('the receiver to listen', async () => /listening on (\d+)/.exec(out)?.[1], 10_000);
+      const created = await client.create({ image: new Uint8Array(await makePng(320, 320)), up_expansion_ratio: 0.3, callback_url: `http://127.0.0.1:${port}/` });
+      await waitFor('the receiver to log the finished task', async () => out.includes(`${created.task_id} succeed http://`), 30_000);
+      assert.match(out, new RegExp(`${created.task_id} processing \n`), 'each status change once');
+      const forged = await fetch(`http://127.0.0.1:${port}/`, {
+        method: 'POST',
+        headers: { 'webhook-id': 'msg_x', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': 'v1,AAAA' },
+        body: '{}',
+      });
+      assert.equal(forged.status, 400);
+    } finally {
+      child.kill();
+      await dir.remove();
+    }
   });
 
   it('lists every task across pages, newest first', async () => {
