@@ -389,6 +389,43 @@ describe('the SDK against outpaint serve', () => {
   });
 });
 
+describe('the SDK across a server restart', () => {
+  it('events: the stream the restart ended is reopened (the server refusing connections meanwhile) and followed to the end', async () => {
+    const data = await tempDataDir();
+    const keys = await createKeys(data.dir, 'restart');
+    const port = await freePort();
+    const env = { OUTPAINT_DATA_DIR: data.dir, OUTPAINT_PORT: String(port), OUTPAINT_WORKERS: '1', OUTPAINT_QUALITY: 'fast', OUTPAINT_SHUTDOWN_GRACE_S: '0' };
+    let server = await startServer(env);
+    try {
+      const c = new OutpaintClient({ baseUrl: server.url, ...creds(keys), retry: { retries: 8, baseDelayMs: 200 } });
+      const image = (await sceneJpeg(1600, 1200, 5)).toString('base64');
+      const created = await c.create({ image, left_expansion_ratio: 1, right_expansion_ratio: 0.5 });
+      const events: Task[] = [];
+      let restarted: Promise<void> | null = null;
+      let stoppedAt = Infinity;
+      let lastAt = 0;
+      for await (const task of c.events(created.task_id)) {
+        events.push(task);
+        lastAt = Date.now();
+        if (!restarted && task.task_status === 'processing' && (task.task_progress ?? 0) > 0) {
+          restarted = (async () => {
+            await stopServer(server);
+            stoppedAt = Date.now();
+            server = await startServer(env);
+          })();
+        }
+      }
+      await restarted;
+      assert.ok(restarted, `the task was seen processing: ${events.map((t) => t.task_status).join(' ')}`);
+      assert.equal(events.at(-1)!.task_status, 'succeed');
+      assert.ok(lastAt > stoppedAt, 'the end came from the restarted server, through a reopened stream');
+    } finally {
+      await stopServer(server);
+      await data.cleanup();
+    }
+  });
+});
+
 describe('the SDK under the rate limit and a full queue (in-process API, no engine)', () => {
   let api: TestApi;
   before(async () => {

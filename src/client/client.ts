@@ -279,7 +279,7 @@ export class OutpaintClient {
 
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
-    const signal = request.signal ? AbortSignal.any([request.signal, timeout.signal]) : timeout.signal;
+    const signal = request.signal ? eitherSignal(request.signal, timeout.signal) : timeout.signal;
     try {
       let res: Response;
       try {
@@ -332,6 +332,17 @@ export class OutpaintClient {
     if (timeout.aborted) return networkError(err, `no answer within ${this.timeoutMs} ms (${request.method} ${request.url})`);
     return networkError(err, `${request.method} ${request.url} failed`);
   }
+}
+
+/** AbortSignal.any where it exists (Node 20.3+, browsers since 2024), else the same by hand. */
+function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+  const both = new AbortController();
+  for (const s of [a, b]) {
+    if (s.aborted) both.abort(s.reason);
+    else s.addEventListener('abort', () => both.abort(s.reason), { once: true });
+  }
+  return both.signal;
 }
 
 function networkError(cause: unknown, what: string): OutpaintError {
