@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { NETWORK_ERROR, OutpaintClient, OutpaintError, verifyWebhook, WebhookVerificationError, type Task } from '../src/client/index.js';
+import { NETWORK_ERROR, OutpaintClient, OutpaintError, UNEXPECTED_RESPONSE, verifyWebhook, WebhookVerificationError, type Task } from '../src/client/index.js';
 import { startApi, type TestApi } from './support/http.js';
 import { makePng } from './support/images.js';
 import { createKeys, freePort, startServer, stopServer, tempDataDir, waitFor, type Keys, type ServerProcess } from './support/outpaint-process.js';
@@ -371,6 +371,30 @@ describe('the SDK against outpaint serve', () => {
     await assert.rejects(client.waitFor(created.task_id, { signal: AbortSignal.timeout(300) }), { name: 'TimeoutError' });
     assert.ok(Date.now() - started < 2000);
     await client.cancel(created.task_id);
+  });
+
+  it('types an answer that is not Kling’s envelope, and retries only a gateway’s 502/503/504', async () => {
+    let hits = 0;
+    let answer = { status: 502, type: 'text/html', body: '<html><h1>502 Bad Gateway</h1></html>' };
+    const gateway = http.createServer((_req, res) => {
+      hits++;
+      res.writeHead(answer.status, { 'content-type': answer.type }).end(answer.body);
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    try {
+      const c = new OutpaintClient({ baseUrl: `http://127.0.0.1:${(gateway.address() as { port: number }).port}`, ...creds(keys), retry: { retries: 2, baseDelayMs: 1 } });
+      const bad = await failure(() => c.get('x'));
+      assert.deepEqual([bad.code, bad.status, bad.retryable], [UNEXPECTED_RESPONSE, 502, true]);
+      assert.match(bad.message, /unexpected answer: HTTP 502 text\/html: <html><h1>502 Bad Gateway/);
+      assert.equal(hits, 3, 'retried twice');
+      // A base URL that is some web site: a page, not an API answer; not retried.
+      answer = { status: 200, type: 'text/html', body: '<!doctype html><title>Welcome</title>' };
+      const site = await failure(() => c.listPage());
+      assert.deepEqual([site.code, site.status, site.retryable], [UNEXPECTED_RESPONSE, 200, false]);
+      assert.equal(hits, 4);
+    } finally {
+      gateway.close();
+    }
   });
 
   it('gives up on a server that does not answer in time', async () => {
