@@ -295,7 +295,7 @@ describe('the SDK against outpaint serve', () => {
   it('makes one token and reuses it, and makes a new one before it expires', async () => {
     const proxy = await startProxy(server.url);
     try {
-      const c = new OutpaintClient({ baseUrl: proxy.url, ...creds(keys), token: { ttlSeconds: 2, renewBeforeSeconds: 1 } });
+      const c = new OutpaintClient({ baseUrl: proxy.url, ...creds(keys), token: { ttlSeconds: 6, renewBeforeSeconds: 3 } });
       await Promise.all([c.listPage(), c.listPage(), c.listPage()]);
       await c.listPage();
       const first = new Set(proxy.seen.map((s) => s.authorization));
@@ -303,10 +303,10 @@ describe('the SDK against outpaint serve', () => {
       const [header, payload] = [...first][0].slice('Bearer '.length).split('.').slice(0, 2).map((p) => JSON.parse(atob(p.replace(/-/g, '+').replace(/_/g, '/'))));
       assert.deepEqual(header, { alg: 'HS256', typ: 'JWT' });
       assert.equal(payload.iss, keys.access_key);
-      assert.equal(payload.exp - payload.nbf, 2 + 5);
-      await new Promise((r) => setTimeout(r, 1100));
+      assert.equal(payload.exp - payload.nbf, 6 + 5);
+      await new Promise((r) => setTimeout(r, 3100));
       await c.listPage();
-      assert.equal(new Set(proxy.seen.map((s) => s.authorization)).size, 2, 'renewed a second before it expires');
+      assert.equal(new Set(proxy.seen.map((s) => s.authorization)).size, 2, 'renewed three seconds before it expires');
     } finally {
       await proxy.close();
     }
@@ -370,6 +370,16 @@ describe('the SDK against outpaint serve', () => {
     const started = Date.now();
     await assert.rejects(client.waitFor(created.task_id, { signal: AbortSignal.timeout(300) }), { name: 'TimeoutError' });
     assert.ok(Date.now() - started < 2000);
+
+    // The same where AbortSignal.any is missing (browsers before 2024): the SDK combines signals by hand.
+    const any = AbortSignal.any;
+    try {
+      (AbortSignal as { any?: unknown }).any = undefined;
+      assert.equal((await client.get(created.task_id, { signal: new AbortController().signal })).task_id, created.task_id);
+      await assert.rejects(client.waitFor(created.task_id, { signal: AbortSignal.timeout(300) }), { name: 'TimeoutError' });
+    } finally {
+      AbortSignal.any = any;
+    }
     await client.cancel(created.task_id);
   });
 

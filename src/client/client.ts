@@ -279,7 +279,7 @@ export class OutpaintClient {
 
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
-    const signal = request.signal ? eitherSignal(request.signal, timeout.signal) : timeout.signal;
+    const [signal, release] = request.signal ? eitherSignal(request.signal, timeout.signal) : [timeout.signal, () => {}];
     try {
       let res: Response;
       try {
@@ -323,6 +323,7 @@ export class OutpaintClient {
       });
     } finally {
       clearTimeout(timer);
+      release();
     }
   }
 
@@ -334,15 +335,21 @@ export class OutpaintClient {
   }
 }
 
-/** AbortSignal.any where it exists (Node 20.3+, browsers since 2024), else the same by hand. */
-function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any([a, b]);
+/**
+ * A signal that aborts with either, and what stops it listening: AbortSignal.any where it exists
+ * (Node 20.3+, browsers since 2024), else the same by hand (listeners removed after the attempt, so a
+ * long-lived caller's signal does not collect them).
+ */
+function eitherSignal(a: AbortSignal, b: AbortSignal): [AbortSignal, () => void] {
+  if (typeof AbortSignal.any === 'function') return [AbortSignal.any([a, b]), () => {}];
   const both = new AbortController();
-  for (const s of [a, b]) {
+  const listeners = [a, b].map((s) => {
+    const onAbort = () => both.abort(s.reason);
     if (s.aborted) both.abort(s.reason);
-    else s.addEventListener('abort', () => both.abort(s.reason), { once: true });
-  }
-  return both.signal;
+    else s.addEventListener('abort', onAbort, { once: true });
+    return () => s.removeEventListener('abort', onAbort);
+  });
+  return [both.signal, () => listeners.forEach((remove) => remove())];
 }
 
 function networkError(cause: unknown, what: string): OutpaintError {
