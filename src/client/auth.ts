@@ -21,6 +21,9 @@ export interface JwtOptions {
 
 /** An HS256 JWT valid from 5 s ago (clock skew) for `ttlSeconds`. */
 export async function signJwt(accessKey: string, secretKey: string, ttlSeconds: number, nowMs = Date.now()): Promise<string> {
+  if (typeof crypto === 'undefined' || !crypto.subtle) {
+    throw new TypeError('Web Crypto (crypto.subtle) is not available here, e.g. a page on plain http from another machine: use https, or { apiKey }');
+  }
   const now = Math.floor(nowMs / 1000);
   const header = base64url(utf8(JSON.stringify({ alg: 'HS256', typ: 'JWT' })));
   const payload = base64url(utf8(JSON.stringify({ iss: accessKey, exp: now + ttlSeconds, nbf: now - 5 })));

@@ -330,8 +330,10 @@ export class OutpaintClient {
   /** A failed exchange as an OutpaintError; the caller's own abort is rethrown as it is. */
   private noAnswer(err: unknown, request: Request, timeout: AbortSignal): unknown {
     if (request.signal?.aborted) return request.signal.reason;
-    if (timeout.aborted) return networkError(err, `no answer within ${this.timeoutMs} ms (${request.method} ${request.url})`);
-    return networkError(err, `${request.method} ${request.url} failed`);
+    // Without the query: a result link's signature is a credential, and messages end up in logs.
+    const what = `${request.method} ${request.url.split('?')[0]}`;
+    if (timeout.aborted) return networkError(err, `no answer within ${this.timeoutMs} ms (${what})`);
+    return networkError(err, `${what} failed`);
   }
 }
 
