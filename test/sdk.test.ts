@@ -362,6 +362,10 @@ describe('the SDK against outpaint serve', () => {
     const err = await failure(() => nobody.get('x'));
     assert.deepEqual([err.code, err.status], [NETWORK_ERROR, 0]);
     assert.match(err.message, /ECONNREFUSED/);
+    const closedPort = await freePort();
+    const link = await failure(() => nobody.download(`http://127.0.0.1:${closedPort}/v1/files/results/t/0.png?expires=1&signature=SECRET`));
+    assert.match(link.message, /GET http:\/\/127\.0\.0\.1:\d+\/v1\/files\/results\/t\/0\.png failed/);
+    assert.doesNotMatch(link.message, /SECRET/, 'a signed link is a credential: not in messages');
   });
 
   it('stops waiting when the signal aborts, with the signal’s reason', async () => {
