@@ -81,6 +81,17 @@ describe('import rules', () => {
     for (const i of runtime) assert.ok(/import type /.test(i.statement), `${describeImport(i)} must be \`import type\``);
   });
 
+  it("the SDK imports only itself and the contract's paths: no package, nothing Node-only (it runs in browsers)", () => {
+    // Not the schemas either: the SDK's types are its own (Kling's, Outpaint's fields optional), so a
+    // consumer needs no TypeBox; test/sdk-consumer.test.ts holds the contract's types assignable to them.
+    onlyImports('client', (i) => i.relative && (area(i.target) === 'client' || i.target === 'contract/paths.ts'));
+    assert.deepEqual(imports.filter((i) => i.from === 'contract/paths.ts').map(describeImport), []);
+  });
+
+  it('nothing outside the SDK and the tests imports the SDK (it is a client of the server, not a part)', () => {
+    assert.deepEqual(imports.filter((i) => i.relative && area(i.target) === 'client' && area(i.from) !== 'client').map(describeImport), []);
+  });
+
   it('nothing outside the page imports the page', () => {
     assert.deepEqual(imports.filter((i) => i.relative && area(i.target) === 'web' && area(i.from) !== 'web').map(describeImport), []);
   });

@@ -8,6 +8,9 @@ export interface ReceivedCallback {
   body: any;
   /** The status code the receiver answered with. */
   answered: number;
+  /** The body as received, and the request's headers (for checking signatures again elsewhere). */
+  raw: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 export interface Receiver {
@@ -44,7 +47,7 @@ export async function startReceiver(
       const webhookId = String(req.headers['webhook-id']);
       const seen = received.filter((r) => r.webhookId === webhookId).length;
       const status = answer({ webhookId, body, seen });
-      received.push({ webhookId, body, answered: status });
+      received.push({ webhookId, body, answered: status, raw, headers: req.headers });
       res.writeHead(status).end();
     });
   });
