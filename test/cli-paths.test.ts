@@ -93,7 +93,9 @@ describe('the CLI takes relative paths from the folder it is run in', () => {
   };
 
   it('npx outpaint from the checkout (it runs the bin file itself: the build makes it executable)', async () => {
-    readHere(await runCli(['--prefix', ROOT, '--offline', 'outpaint', ...SMALL], { cwd: here, env: cleanEnv(), command: 'npx' }));
+    // The first npx for a checkout path installs it into npm's _npx cache, which would run `prepare`
+    // (a rebuild that empties dist/ under the other tests running meanwhile): scripts off.
+    readHere(await runCli(['--ignore-scripts', '--prefix', ROOT, '--offline', 'outpaint', ...SMALL], { cwd: here, env: cleanEnv(), command: 'npx' }));
   });
 
   it('outpaint on PATH, a symbolic link to the CLI as npm link and global installs make it', async () => {
