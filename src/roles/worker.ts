@@ -63,13 +63,17 @@ export function startWorkerRole({ config, storage, http, urls, logger }: WorkerR
 
   dispatcher.start();
   runner.start();
-  const sweep = setInterval(() => {
-    storage.blobs
-      .sweepExpired(Date.now())
-      .then((n) => n > 0 && logger.info({ deleted: n }, 'expired files deleted'))
-      .catch((err) => logger.error({ err }, 'expiry sweep failed'));
-  }, config.sweepIntervalMs);
-  sweep.unref();
+  // 0 turns the sweep off (an S3 lifecycle rule deletes expired objects instead).
+  const sweep =
+    config.sweepIntervalMs > 0
+      ? setInterval(() => {
+          storage.blobs
+            .sweepExpired(Date.now())
+            .then((n) => n > 0 && logger.info({ deleted: n }, 'expired files deleted'))
+            .catch((err) => logger.error({ err }, 'expiry sweep failed'));
+        }, config.sweepIntervalMs)
+      : null;
+  sweep?.unref();
 
   return {
     wake() {
@@ -81,7 +85,7 @@ export function startWorkerRole({ config, storage, http, urls, logger }: WorkerR
       dispatcher.wake();
     },
     async stop() {
-      clearInterval(sweep);
+      if (sweep) clearInterval(sweep);
       await runner.stop(config.shutdownGraceMs);
       await dispatcher.stop();
       await pool.close();

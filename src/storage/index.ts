@@ -10,4 +10,5 @@ export { StorageNotFoundError } from './storage.js';
 export type { AdmissionLimits, CreateRefusal, CreateResult, ListPage, StatusChange, TaskStore } from './task-store.js';
 export { isStorageFull, UNLIMITED_SPACE, type SpaceGuard } from './space.js';
 export { openEmbeddedStorage } from './embedded.js';
-export { openStorage } from './open.js';
+export { openStorage, type StorageConfig } from './open.js';
+export { checkBlobKey, InvalidBlobKeyError } from './blob-key.js';

@@ -39,6 +39,8 @@ export class StorageNotFoundError extends Error {
 /** Everything Outpaint keeps, as `openStorage(config)` chose it: a database backend, blobs and shared state. */
 export interface Storage extends DatabaseBackend {
   blobs: BlobStore;
+  /** Where the blobs live, for people: e.g. "directory /srv/outpaint/data/blobs", "S3 bucket outpaint (AWS)". */
+  blobsLocation: string;
   /** Secrets every node shares (the result-link signing key). */
   secrets: SecretStore;
   /** Request counts behind the rate limit. */
