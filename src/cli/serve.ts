@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Storage } from '../storage/storage.js';
 import { DOCS_PATH, HEALTH_PATH, OPENAPI_PATH, WEB_PATH } from '../contract/paths.js';
 import { loadCliConfig } from './config.js';
 import { stopOnSignals } from './run.js';
@@ -34,14 +35,14 @@ export function registerServeCommand(program: Command): void {
 }
 
 /** What a person needs first: where it listens, the page, where the API is described, the health check, what runs the jobs, the data. */
-export function banner(url: string, storage: { location: string; blobsLocation: string }, engineThreads: number): string[] {
+export function banner(url: string, storage: Pick<Storage, 'location' | 'blobsLocation' | 'blobLinks'>, engineThreads: number): string[] {
   return [
     `Outpaint is listening on ${url}`,
     `  web page       ${url}${WEB_PATH}`,
     `  API reference  ${url}${DOCS_PATH}  (OpenAPI document: ${url}${OPENAPI_PATH})`,
     `  health         ${url}${HEALTH_PATH}`,
     `  engines        ${engineThreads > 0 ? threads(engineThreads) : 'none here (--no-workers): `outpaint worker` processes run the jobs'}`,
-    `  files          ${storage.blobsLocation}`,
+    `  files          ${storage.blobsLocation}${storage.blobLinks ? `; result links are presigned S3 URLs (${storage.blobLinks.origin})` : ''}`,
     `  data           ${storage.location}`,
   ];
 }

@@ -19,7 +19,10 @@ export function registerWorkerCommand(program: Command): void {
       const say = (s: string) => process.stderr.write(s + '\n');
       stopOnSignals(server, config.shutdownGraceMs, say);
       say(`Outpaint worker running: ${threads(config.workers)}, no HTTP port`);
-      say(`  result links   ${server.url}${config.publicUrl ? '' : '  (OUTPAINT_PUBLIC_URL unset: set it to the address clients reach the API at)'}`);
+      const links = server.storage.blobLinks
+        ? `presigned S3 URLs (${server.storage.blobLinks.origin})`
+        : `${server.url}${config.publicUrl ? '' : '  (OUTPAINT_PUBLIC_URL unset: set it to the address clients reach the API at)'}`;
+      say(`  result links   ${links}`);
       say(`  files          ${server.storage.blobsLocation}`);
       say(`  data           ${server.storage.location}`);
     });

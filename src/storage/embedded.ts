@@ -9,14 +9,14 @@ import path from 'node:path';
 import { DiskBlobStore, FileSecretStore, MemoryRateCounter } from './local/index.js';
 import { openSqliteBackend } from './sqlite/index.js';
 import { diskSpaceGuard } from './local/disk-space.js';
-import type { BlobStore } from './blob-store.js';
+import type { BlobLinks, BlobStore } from './blob-store.js';
 import type { OpenOptions, Storage } from './storage.js';
 
 export interface EmbeddedOptions extends OpenOptions {
   /** The free space below which `space` reports a shortage (0, the default: never). */
   minFreeBytes?: number;
-  /** Blobs kept elsewhere (S3) instead of dataDir/blobs; closed with the storage. */
-  blobs?: { store: BlobStore; location: string } | null;
+  /** Blobs kept elsewhere (S3) instead of dataDir/blobs, and their own links if any; closed with the storage. */
+  blobs?: { store: BlobStore; location: string; links: BlobLinks | null } | null;
 }
 
 /** `create: false` refuses (StorageNotFoundError) when there is no database yet. */
@@ -32,6 +32,7 @@ export function openEmbeddedStorage(dataDir: string, options: EmbeddedOptions = 
     location: database.location,
     blobs,
     blobsLocation: options.blobs?.location ?? `directory ${blobsDir}`,
+    blobLinks: options.blobs?.links ?? null,
     secrets: new FileSecretStore(dataDir),
     rateCounter: new MemoryRateCounter(),
     // The database and the blobs may sit on different file systems (a volume mounted at blobs/); blobs

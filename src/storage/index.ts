@@ -1,5 +1,5 @@
 /** The storage ports and the function that picks their implementations for a configuration. */
-export type { Blob, BlobMeta, BlobStore } from './blob-store.js';
+export type { Blob, BlobLinks, BlobMeta, BlobStore } from './blob-store.js';
 export type { CallbackDelivery, CallbackOutbox } from './callback-outbox.js';
 export type { ClaimedJob, JobQueue } from './job-queue.js';
 export type { KeyStore } from './key-store.js';

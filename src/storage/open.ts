@@ -1,10 +1,11 @@
 /**
  * Picks the storage for a configuration, one choice per part:
- *   blobs      S3 when OUTPAINT_S3_BUCKET is set, else the local disk (DATA_DIR/blobs)
+ *   blobs      S3 when OUTPAINT_S3_BUCKET is set (result links presigned when OUTPAINT_S3_RESULT_LINKS
+ *              says so), else the local disk (DATA_DIR/blobs)
  *   database   the embedded SQLite database in DATA_DIR (the database choice is made here too)
  */
 import type { Config } from '../config.js';
-import type { BlobStore } from './blob-store.js';
+import type { BlobLinks, BlobStore } from './blob-store.js';
 import { openEmbeddedStorage } from './embedded.js';
 import { describeS3, openS3BlobStore } from './s3/index.js';
 import type { OpenOptions, Storage } from './storage.js';
@@ -23,7 +24,9 @@ export async function openStorage(config: StorageConfig, options: OpenOptions = 
 }
 
 /** Blobs kept elsewhere than the data directory, or null for the database backend's own (the local disk). */
-async function openBlobs(config: StorageConfig): Promise<{ store: BlobStore; location: string } | null> {
+async function openBlobs(config: StorageConfig): Promise<{ store: BlobStore; location: string; links: BlobLinks | null } | null> {
   if (!config.s3) return null;
-  return { store: await openS3BlobStore(config.s3), location: describeS3(config.s3) };
+  const store = await openS3BlobStore(config.s3);
+  const links = config.s3.resultLinks === 'presigned' ? await store.presignedLinks() : null;
+  return { store, location: describeS3(config.s3), links };
 }

@@ -1,4 +1,4 @@
-import type { BlobStore } from './blob-store.js';
+import type { BlobLinks, BlobStore } from './blob-store.js';
 import type { CallbackOutbox } from './callback-outbox.js';
 import type { JobQueue } from './job-queue.js';
 import type { KeyStore } from './key-store.js';
@@ -41,6 +41,8 @@ export interface Storage extends DatabaseBackend {
   blobs: BlobStore;
   /** Where the blobs live, for people: e.g. "directory /srv/outpaint/data/blobs", "S3 bucket outpaint (AWS)". */
   blobsLocation: string;
+  /** Links straight to the blobs (presigned S3 URLs) when configured so; null: the API serves result files. */
+  blobLinks: BlobLinks | null;
   /** Secrets every node shares (the result-link signing key). */
   secrets: SecretStore;
   /** Request counts behind the rate limit. */

@@ -6,6 +6,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { filePath } from '../contract/paths.js';
+import type { BlobLinks } from '../storage/blob-store.js';
 import type { SecretStore } from '../storage/secret-store.js';
 
 export type UrlCheck = 'ok' | 'expired' | 'invalid';
@@ -58,4 +59,31 @@ export function createResultUrlSigner(opts: ResultUrlOptions): ResultUrlSigner {
  */
 export function resultUrlSecret(secrets: SecretStore): Promise<Buffer> {
   return secrets.getOrCreate('url-signing', () => randomBytes(32));
+}
+
+/**
+ * How the links in a task's results are made: the API's own signed links (above), or links straight to
+ * the blob store (presigned S3 URLs, OUTPAINT_S3_RESULT_LINKS=presigned).
+ */
+export interface ResultLinks {
+  /** How long a result stays reachable after its task finished (config.resultTtlMs). */
+  readonly ttlMs: number;
+  /**
+   * Whether a link depends only on its key and expiry, so that the view of a finished task can be kept;
+   * presigned links also depend on when they were made (at most 7 days from then).
+   */
+  readonly stable: boolean;
+  /** The origin of the links when it is not the API's own (a web page must be allowed to load from it). */
+  readonly foreignOrigin: string | null;
+  link(key: string, expiresAt: number): Promise<string>;
+}
+
+/** Links to the API's file route, signed with the shared key; the API reads the blob store (proxied). */
+export function apiResultLinks(signer: ResultUrlSigner): ResultLinks {
+  return { ttlMs: signer.ttlMs, stable: true, foreignOrigin: null, link: async (key, expiresAt) => signer.sign(key, expiresAt) };
+}
+
+/** Links straight to the blob store: valid until the result expires or the store's limit (S3: 7 days), whichever is first. */
+export function blobStoreResultLinks(links: BlobLinks, ttlMs: number): ResultLinks {
+  return { ttlMs, stable: false, foreignOrigin: links.origin, link: (key, expiresAt) => links.link(key, expiresAt) };
 }

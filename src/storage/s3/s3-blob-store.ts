@@ -13,8 +13,9 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { checkBlobKey } from '../blob-key.js';
-import type { Blob, BlobMeta, BlobStore } from '../blob-store.js';
+import type { Blob, BlobLinks, BlobMeta, BlobStore } from '../blob-store.js';
 
 /** User metadata names are lower-case on the wire; the SDK returns them without the x-amz-meta- prefix. */
 const EXPIRES_AT = 'outpaint-expires-at';
@@ -22,6 +23,8 @@ const EXPIRES_AT = 'outpaint-expires-at';
 const DELETE_BATCH = 1000;
 /** HEAD requests in flight at once while sweeping (ListObjectsV2 does not return user metadata). */
 const SWEEP_PARALLEL_HEADS = 16;
+/** SigV4 presigned URLs are valid for at most 7 days (X-Amz-Expires ≤ 604800). */
+export const PRESIGN_MAX_SECONDS = 7 * 86_400;
 
 export interface S3BlobStoreOptions {
   client: S3Client;
@@ -140,6 +143,30 @@ export class S3BlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.client.destroy();
+  }
+
+  /**
+   * Presigned GET URLs of this bucket, signed locally (no request to S3) with the client's current
+   * credentials. Valid until the blob expires, at most 7 days (S3's limit for SigV4), and never beyond
+   * the credentials that signed them: with temporary credentials (an instance or task role, SSO) a
+   * link stops working when they expire, often within hours.
+   */
+  async presignedLinks(): Promise<BlobLinks> {
+    // The origin is read off a link, so that it is whatever the SDK builds (path or virtual-host style).
+    const origin = new URL(await this.presign('probe', 60)).origin;
+    return {
+      maxValidityMs: PRESIGN_MAX_SECONDS * 1000,
+      origin,
+      link: (key, expiresAt) => {
+        const seconds = Math.ceil((expiresAt - Date.now()) / 1000);
+        // An expired blob still gets a link (that fails, as an expired API link does): S3 wants ≥ 1 s.
+        return this.presign(key, Math.min(PRESIGN_MAX_SECONDS, Math.max(1, seconds)));
+      },
+    };
+  }
+
+  private presign(key: string, expiresIn: number): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), { expiresIn });
   }
 
   /** The expiry of an object by its full key; null when it has none or is gone. */
