@@ -1,8 +1,9 @@
 /**
  * A real S3-protocol server for tests: s3rver (npm) on 127.0.0.1, an ephemeral port, its objects in a
  * temp directory, in a process of its own (see s3rver-process.ts for why, and for the one fix applied to
- * it). It checks SigV4 signatures (header and query-string) against its fixed key pair, so requests
- * signed wrongly fail here as they would on S3.
+ * it). It checks the access key of every request, the form of SigV4 headers and presigned URLs and
+ * their expiry (X-Amz-Expires ≤ 7 days, not expired), but it does not compute SigV4 signatures:
+ * test/support/sigv4.ts checks those of presigned links; the SDK signs the rest.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -157,7 +157,7 @@ export class S3BlobStore implements BlobStore {
     return {
       maxValidityMs: PRESIGN_MAX_SECONDS * 1000,
       origin,
-      link: (key, expiresAt) => {
+      link: async (key, expiresAt) => {
         const seconds = Math.ceil((expiresAt - Date.now()) / 1000);
         // An expired blob still gets a link (that fails, as an expired API link does): S3 wants ≥ 1 s.
         return this.presign(key, Math.min(PRESIGN_MAX_SECONDS, Math.max(1, seconds)));
