@@ -10,6 +10,7 @@ import {
   api,
   createKeys,
   freePort,
+  runCli,
   startServer,
   startWorker,
   stopServer,
@@ -132,6 +133,43 @@ describe('outpaint serve --no-workers + outpaint worker on one data directory', 
       }
     } finally {
       await stopServer(next);
+    }
+  });
+});
+
+describe('outpaint worker and serve refuse bad storage settings, naming them', () => {
+  it('exits 2 for a bad S3 setting and 1 for a bucket that does not answer, before any work', async () => {
+    const data = await tempDataDir();
+    try {
+      const base = { ...process.env, OUTPAINT_DATA_DIR: data.dir, OUTPAINT_PORT: '0' };
+      const badLinks = await runCli(['worker'], { env: { ...base, OUTPAINT_S3_BUCKET: 'outpaint', OUTPAINT_S3_RESULT_LINKS: 'direct' } });
+      assert.equal(badLinks.code, 2);
+      assert.match(badLinks.stderr, /OUTPAINT_S3_RESULT_LINKS=direct: expected proxied or presigned/);
+      const badBucket = await runCli(['serve', '--no-workers'], { env: { ...base, OUTPAINT_S3_BUCKET: 'Not_A_Bucket' } });
+      assert.equal(badBucket.code, 2);
+      assert.match(badBucket.stderr, /OUTPAINT_S3_BUCKET=Not_A_Bucket: expected an S3 bucket name/);
+      const badPrefix = await runCli(['worker'], { env: { ...base, OUTPAINT_S3_BUCKET: 'outpaint', OUTPAINT_S3_PREFIX: 'a/../b' } });
+      assert.equal(badPrefix.code, 2);
+      assert.match(badPrefix.stderr, /OUTPAINT_S3_PREFIX=a\/\.\.\/b/);
+      // Nothing listens on this port: the start fails, naming the bucket and the endpoint.
+      const port = await freePort();
+      const unreachable = await runCli(['worker'], {
+        env: {
+          ...base,
+          OUTPAINT_S3_BUCKET: 'outpaint',
+          OUTPAINT_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+          OUTPAINT_S3_FORCE_PATH_STYLE: 'true',
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'x',
+          AWS_SECRET_ACCESS_KEY: 'y',
+          AWS_MAX_ATTEMPTS: '1',
+        },
+      });
+      assert.equal(unreachable.code, 1);
+      assert.match(unreachable.stderr, new RegExp(`S3 bucket outpaint \\(http://127\\.0\\.0\\.1:${port}\\)`));
+      assert.doesNotMatch(unreachable.stderr, /worker running|    at /, 'a message, not a stack');
+    } finally {
+      await data.cleanup();
     }
   });
 });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Storage } from '../storage/storage.js';
 import { DOCS_PATH, HEALTH_PATH, OPENAPI_PATH, WEB_PATH } from '../contract/paths.js';
-import { loadCliConfig } from './config.js';
+import { loadCliConfig, startFromCli } from './config.js';
 import { stopOnSignals } from './run.js';
 
 /**
@@ -15,10 +15,9 @@ export function registerServeCommand(program: Command): void {
     .option('--no-workers', 'serve the API only: no engine threads, jobs and callbacks are left to `outpaint worker` processes')
     .action(async (opts: { workers: boolean }) => {
       const config = await loadCliConfig();
-      const { startOutpaint } = await import('../server.js');
       // On a terminal, lines for people; otherwise (a file, a pipe, a log collector) pino's JSON.
       const logger = process.stdout.isTTY ? (await import('./pretty-log.js')).prettyLogger(config.logLevel) : undefined;
-      const server = await startOutpaint(config, { logger, roles: { api: true, worker: opts.workers } });
+      const server = await startFromCli(config, { logger, roles: { api: true, worker: opts.workers } });
       const say = (s: string) => process.stderr.write(s + '\n');
       stopOnSignals(server, config.shutdownGraceMs, say);
       for (const line of banner(server.url, server.storage, opts.workers ? config.workers : 0)) say(line);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadCliConfig } from './config.js';
+import { loadCliConfig, startFromCli } from './config.js';
 import { stopOnSignals } from './run.js';
 import { threads } from './serve.js';
 
@@ -13,9 +13,8 @@ export function registerWorkerCommand(program: Command): void {
     .description('run jobs and deliver callbacks, without an HTTP port (settings as for serve; see the README, "Scale-out")')
     .action(async () => {
       const config = await loadCliConfig();
-      const { startOutpaint } = await import('../server.js');
       const logger = process.stdout.isTTY ? (await import('./pretty-log.js')).prettyLogger(config.logLevel) : undefined;
-      const server = await startOutpaint(config, { logger, roles: { api: false, worker: true } });
+      const server = await startFromCli(config, { logger, roles: { api: false, worker: true } });
       const say = (s: string) => process.stderr.write(s + '\n');
       stopOnSignals(server, config.shutdownGraceMs, say);
       say(`Outpaint worker running: ${threads(config.workers)}, no HTTP port`);

@@ -36,6 +36,14 @@ export class StorageNotFoundError extends Error {
   }
 }
 
+/** Storage that does not answer at start (an S3 bucket missing, unreachable or refusing the credentials). */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
 /** Everything Outpaint keeps, as `openStorage(config)` chose it: a database backend, blobs and shared state. */
 export interface Storage extends DatabaseBackend {
   blobs: BlobStore;

@@ -1,6 +1,7 @@
 /** The S3 blob store from the settings: the SDK's own endpoint, region and credential resolution. */
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Settings } from '../../config.js';
+import { StorageUnavailableError } from '../storage.js';
 import { S3BlobStore } from './s3-blob-store.js';
 
 /**
@@ -35,7 +36,7 @@ export async function openS3BlobStore(settings: S3Settings): Promise<S3BlobStore
     const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
     const status = e.$metadata?.httpStatusCode;
     const why = status === 404 ? 'no such bucket' : status === 403 ? 'access denied (check the AWS credentials)' : `${e.name ?? 'error'}: ${e.message ?? String(err)}`;
-    throw new Error(`${describeS3(settings)}: ${why}`, { cause: err });
+    throw new StorageUnavailableError(`${describeS3(settings)}: ${why}`, { cause: err });
   }
   return new S3BlobStore({ client, bucket: settings.bucket, prefix: settings.prefix });
 }
