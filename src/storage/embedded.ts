@@ -9,14 +9,13 @@ import path from 'node:path';
 import { DiskBlobStore, FileSecretStore, MemoryRateCounter } from './local/index.js';
 import { openSqliteBackend } from './sqlite/index.js';
 import { diskSpaceGuard } from './local/disk-space.js';
-import type { BlobLinks, BlobStore } from './blob-store.js';
-import type { OpenOptions, Storage } from './storage.js';
+import type { OpenOptions, SeparateBlobs, Storage } from './storage.js';
 
 export interface EmbeddedOptions extends OpenOptions {
   /** The free space below which `space` reports a shortage (0, the default: never). */
   minFreeBytes?: number;
-  /** Blobs kept elsewhere (S3) instead of dataDir/blobs, and their own links if any; closed with the storage. */
-  blobs?: { store: BlobStore; location: string; links: BlobLinks | null } | null;
+  /** Blobs kept elsewhere (S3) instead of dataDir/blobs. */
+  blobs?: SeparateBlobs | null;
 }
 
 /** `create: false` refuses (StorageNotFoundError) when there is no database yet. */

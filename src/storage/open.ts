@@ -2,13 +2,13 @@
  * Picks the storage for a configuration, one choice per part:
  *   blobs      S3 when OUTPAINT_S3_BUCKET is set (result links presigned when OUTPAINT_S3_RESULT_LINKS
  *              says so), else the local disk (DATA_DIR/blobs)
- *   database   the embedded SQLite database in DATA_DIR (the database choice is made here too)
+ *   database   the embedded SQLite database in DATA_DIR (any other database backend is chosen here too,
+ *              and is handed the blobs chosen above)
  */
 import type { Config } from '../config.js';
-import type { BlobLinks, BlobStore } from './blob-store.js';
 import { openEmbeddedStorage } from './embedded.js';
 import { describeS3, openS3BlobStore } from './s3/index.js';
-import type { OpenOptions, Storage } from './storage.js';
+import type { OpenOptions, SeparateBlobs, Storage } from './storage.js';
 
 export type StorageConfig = Pick<Config, 'dataDir'> & Partial<Pick<Config, 'minFreeBytes' | 's3'>>;
 
@@ -24,7 +24,7 @@ export async function openStorage(config: StorageConfig, options: OpenOptions = 
 }
 
 /** Blobs kept elsewhere than the data directory, or null for the database backend's own (the local disk). */
-async function openBlobs(config: StorageConfig): Promise<{ store: BlobStore; location: string; links: BlobLinks | null } | null> {
+async function openBlobs(config: StorageConfig): Promise<SeparateBlobs | null> {
   if (!config.s3) return null;
   const store = await openS3BlobStore(config.s3);
   const links = config.s3.resultLinks === 'presigned' ? await store.presignedLinks() : null;

@@ -36,6 +36,18 @@ export class StorageNotFoundError extends Error {
   }
 }
 
+/**
+ * Blobs opened apart from the database (S3 when OUTPAINT_S3_BUCKET is set): a backend given these uses
+ * them instead of its own and closes them with the storage.
+ */
+export interface SeparateBlobs {
+  store: BlobStore;
+  /** For people: e.g. "S3 bucket outpaint (AWS)". */
+  location: string;
+  /** Links straight to the blobs, when result links are to be presigned. */
+  links: BlobLinks | null;
+}
+
 /** Storage that does not answer at start (an S3 bucket missing, unreachable or refusing the credentials). */
 export class StorageUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -100,7 +100,8 @@ export class S3BlobStore implements BlobStore {
    * Lists the prefix (ListObjectsV2, 1000 a page), reads each object's expiry with a HEAD (listings carry
    * no user metadata) and deletes the expired ones with DeleteObjects, 1000 a request. That is one HEAD
    * per stored object per sweep: for large buckets an S3 lifecycle rule is the cheaper way (see
-   * docs/scale-out.md), with OUTPAINT_SWEEP_INTERVAL_S=0.
+   * docs/scale-out.md), with OUTPAINT_SWEEP_INTERVAL_S=0. (A key put again between its HEAD and the
+   * delete would be lost, as on the disk store; Outpaint writes each key once.)
    */
   async sweepExpired(now: number): Promise<number> {
     let deleted = 0;
