@@ -8,6 +8,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { filePath } from '../contract/paths.js';
 import type { BlobLinks } from '../storage/blob-store.js';
 import type { SecretStore } from '../storage/secret-store.js';
+import { LruCache } from '../util/lru.js';
 
 export type UrlCheck = 'ok' | 'expired' | 'invalid';
 
@@ -83,7 +84,29 @@ export function apiResultLinks(signer: ResultUrlSigner): ResultLinks {
   return { ttlMs: signer.ttlMs, stable: true, foreignOrigin: null, link: async (key, expiresAt) => signer.sign(key, expiresAt) };
 }
 
-/** Links straight to the blob store: valid until the result expires or the store's limit (S3: 7 days), whichever is first. */
-export function blobStoreResultLinks(links: BlobLinks, ttlMs: number): ResultLinks {
-  return { ttlMs, stable: false, foreignOrigin: links.origin, link: (key, expiresAt) => links.link(key, expiresAt) };
+/** A presigned link is handed out again for this long after it was made (signing one costs ≈ 1 ms of CPU). */
+export const PRESIGNED_REUSE_MS = 60 * 60 * 1000;
+const PRESIGNED_CACHE_ENTRIES = 10_000;
+
+/**
+ * Links straight to the blob store: valid until the result expires or the store's limit (S3: 7 days)
+ * from when they were made, whichever is first. A link is reused for up to PRESIGNED_REUSE_MS, so a
+ * polled task costs no signing, and a link handed out is valid for at least the limit less that hour.
+ */
+export function blobStoreResultLinks(links: BlobLinks, ttlMs: number, now: () => number = Date.now): ResultLinks {
+  const made = new LruCache<string, { url: Promise<string>; at: number }>(PRESIGNED_CACHE_ENTRIES);
+  return {
+    ttlMs,
+    stable: false,
+    foreignOrigin: links.origin,
+    link(key, expiresAt) {
+      const id = `${expiresAt}\n${key}`;
+      const known = made.get(id);
+      if (known && now() - known.at < PRESIGNED_REUSE_MS) return known.url;
+      const url = links.link(key, expiresAt);
+      made.set(id, { url, at: now() });
+      url.catch(() => made.delete(id));
+      return url;
+    },
+  };
 }
