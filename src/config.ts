@@ -13,7 +13,10 @@ export const SETTINGS = {
   OUTPAINT_WORKERS: { default: '0', help: 'Engine worker threads; 0 means one per core.' },
   OUTPAINT_QUALITY: { default: 'balanced', help: 'Engine quality preset: fast, balanced or best.' },
   OUTPAINT_RESULT_TTL_DAYS: { default: '30', help: 'How long result files and their URLs stay valid.' },
-  OUTPAINT_SWEEP_INTERVAL_S: { default: '3600', help: 'How often expired files are deleted.' },
+  OUTPAINT_SWEEP_INTERVAL_S: {
+    default: '3600',
+    help: 'How often expired files are deleted; 0 turns the sweep off (e.g. an S3 lifecycle rule deletes them).',
+  },
   OUTPAINT_MAX_BODY_MB: { default: '16', help: 'Largest request body (the image itself is capped at 10 MB).' },
   OUTPAINT_MAX_PIXELS: { default: '40000000', help: 'Largest input image in pixels (decompression-bomb guard).' },
   OUTPAINT_DECODE_MEMORY_MB: {
@@ -52,10 +55,36 @@ export const SETTINGS = {
   },
   OUTPAINT_TOKEN_SKEW_S: { default: '10', help: 'Clock skew allowed on JWT exp and nbf.' },
   OUTPAINT_SHUTDOWN_GRACE_S: { default: '30', help: 'On SIGTERM, how long running jobs may finish before they are handed back.' },
+  OUTPAINT_S3_BUCKET: {
+    default: '',
+    help: 'S3 bucket for input images and results (instead of DATA_DIR/blobs); credentials and region from the AWS SDK chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, ~/.aws, roles).',
+  },
+  OUTPAINT_S3_ENDPOINT: { default: '', help: 'URL of an S3-compatible server (MinIO, Ceph, R2, …); empty: AWS S3 in AWS_REGION.' },
+  OUTPAINT_S3_FORCE_PATH_STYLE: {
+    default: 'false',
+    help: 'true: the bucket goes in the path (http://host/bucket/key), as most S3-compatible servers want.',
+  },
+  OUTPAINT_S3_PREFIX: { default: '', help: 'Key prefix inside the bucket (e.g. outpaint/), to share a bucket.' },
+  OUTPAINT_S3_RESULT_LINKS: {
+    default: 'proxied',
+    help: 'proxied: result links point at the API, which reads the file from S3; presigned: presigned S3 GET URLs (valid until the result expires, at most 7 days: S3\'s limit).',
+  },
   OUTPAINT_LOG_LEVEL: { default: 'info', help: 'pino log level; debug also logs every successful GET.' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
+
+/** Blobs in S3 (OUTPAINT_S3_BUCKET set). */
+export interface S3Settings {
+  bucket: string;
+  /** Null: AWS S3 itself. */
+  endpoint: string | null;
+  forcePathStyle: boolean;
+  /** "" or "segment/…/" (ends with "/"). */
+  prefix: string;
+  /** Where result links point: the API (which reads S3), or presigned S3 URLs. */
+  resultLinks: 'proxied' | 'presigned';
+}
 
 export interface Config {
   host: string;
@@ -89,6 +118,8 @@ export interface Config {
   allowPrivateHosts: string[];
   tokenSkewSeconds: number;
   shutdownGraceMs: number;
+  /** Null: blobs on the local disk (DATA_DIR/blobs). */
+  s3: S3Settings | null;
   logLevel: string;
 }
 
@@ -111,9 +142,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (quality !== 'fast' && quality !== 'balanced' && quality !== 'best') {
     throw new ConfigError(`OUTPAINT_QUALITY=${quality}: expected fast, balanced or best`);
   }
+  const bool = (name: SettingName): boolean => {
+    const raw = str(name).toLowerCase();
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw new ConfigError(`${name}=${str(name)}: expected true or false`);
+  };
   const workers = num('OUTPAINT_WORKERS', 0);
   if (num('OUTPAINT_HEADERS_TIMEOUT_S', 1, false) > num('OUTPAINT_REQUEST_TIMEOUT_S', 1, false)) {
     throw new ConfigError('OUTPAINT_HEADERS_TIMEOUT_S must not exceed OUTPAINT_REQUEST_TIMEOUT_S');
+  }
+  function s3Settings(): S3Settings {
+    const bucket = str('OUTPAINT_S3_BUCKET');
+    // S3's bucket naming rules (3–63 of a-z 0-9 . -; dots allow older buckets); the server judges the rest.
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new ConfigError(`OUTPAINT_S3_BUCKET=${bucket}: expected an S3 bucket name (3–63 characters of a-z, 0-9, ".", "-")`);
+    }
+    const endpoint = str('OUTPAINT_S3_ENDPOINT');
+    if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) {
+      throw new ConfigError(`OUTPAINT_S3_ENDPOINT=${endpoint}: expected an http:// or https:// URL`);
+    }
+    let prefix = str('OUTPAINT_S3_PREFIX');
+    if (prefix && !prefix.endsWith('/')) prefix += '/';
+    if (prefix && (!/^([A-Za-z0-9._-]+\/)+$/.test(prefix) || prefix.split('/').some((s) => s === '.' || s === '..'))) {
+      throw new ConfigError(`OUTPAINT_S3_PREFIX=${str('OUTPAINT_S3_PREFIX')}: expected "/"-separated segments of A-Z a-z 0-9 . _ -`);
+    }
+    const resultLinks = str('OUTPAINT_S3_RESULT_LINKS');
+    if (resultLinks !== 'proxied' && resultLinks !== 'presigned') {
+      throw new ConfigError(`OUTPAINT_S3_RESULT_LINKS=${resultLinks}: expected proxied or presigned`);
+    }
+    return { bucket, endpoint: endpoint.replace(/\/+$/, '') || null, forcePathStyle: bool('OUTPAINT_S3_FORCE_PATH_STYLE'), prefix, resultLinks };
   }
   return {
     host: str('OUTPAINT_HOST'),
@@ -123,7 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workers: workers === 0 ? Math.max(1, os.availableParallelism()) : workers,
     quality,
     resultTtlMs: num('OUTPAINT_RESULT_TTL_DAYS', 0, false) * 86_400_000,
-    sweepIntervalMs: num('OUTPAINT_SWEEP_INTERVAL_S', 1, false) * 1000,
+    sweepIntervalMs: num('OUTPAINT_SWEEP_INTERVAL_S', 0, false) * 1000,
     maxBodyBytes: Math.round(num('OUTPAINT_MAX_BODY_MB', 1, false) * 1024 * 1024),
     maxPixels: num('OUTPAINT_MAX_PIXELS', 90_000),
     decodeMemoryBytes: Math.round(num('OUTPAINT_DECODE_MEMORY_MB', 1, false) * 1024 * 1024),
@@ -150,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     tokenSkewSeconds: num('OUTPAINT_TOKEN_SKEW_S', 0),
     shutdownGraceMs: num('OUTPAINT_SHUTDOWN_GRACE_S', 0, false) * 1000,
+    s3: str('OUTPAINT_S3_BUCKET') ? s3Settings() : null,
     logLevel: str('OUTPAINT_LOG_LEVEL'),
   };
 }

@@ -14,7 +14,14 @@ import { startApiRole, type ApiRole } from './roles/api.js';
 import { startWorkerRole, type WorkerRole } from './roles/worker.js';
 import { openStorage } from './storage/open.js';
 import type { Storage } from './storage/storage.js';
-import { createResultUrlSigner, resultUrlSecret, type ResultUrlSigner } from './tasks/result-urls.js';
+import {
+  apiResultLinks,
+  blobStoreResultLinks,
+  createResultUrlSigner,
+  resultUrlSecret,
+  type ResultLinks,
+  type ResultUrlSigner,
+} from './tasks/result-urls.js';
 
 export interface Outpaint {
   /** The public base URL (result links start with it). */
@@ -63,6 +70,9 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
       sign: (key, expiresAt) => signer.sign(key, expiresAt),
       verify: (key, expires, signature, now) => signer.verify(key, expires, signature, now),
     };
+    // Result links: presigned S3 URLs when the storage makes them, else the API's own (which also
+    // stay valid when presigning is turned on: the file route keeps serving them).
+    const links: ResultLinks = storage.blobLinks ? blobStoreResultLinks(storage.blobLinks, config.resultTtlMs) : apiResultLinks(urls);
 
     let worker: WorkerRole | null = null;
     let api: ApiRole | null = null;
@@ -72,6 +82,7 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
         storage,
         http,
         urls,
+        links,
         logger,
         onTaskCreated: () => worker?.wake(),
         onTaskCanceled: (taskId) => worker?.cancel(taskId),
@@ -80,7 +91,7 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
       publicUrl = config.publicUrl ?? api.listeningUrl;
       signer = signerFor(publicUrl);
     }
-    if (roles.worker) worker = startWorkerRole({ config, storage, http, urls, logger });
+    if (roles.worker) worker = startWorkerRole({ config, storage, http, links, logger });
 
     let closing: Promise<void> | null = null;
     return {

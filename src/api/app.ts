@@ -16,7 +16,7 @@ import { ApiError, ERRORS } from '../contract/errors.js';
 import { ACCESS_TOKEN_PARAM, FILES_PATH } from '../contract/paths.js';
 import { FileKeyParams } from '../contract/schemas.js';
 import type { RateCounter } from '../storage/rate-counter.js';
-import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import { apiResultLinks, type ResultLinks, type ResultUrlSigner } from '../tasks/result-urls.js';
 import type { TaskService } from '../tasks/service.js';
 import { megabytes } from '../util/format.js';
 import { limitConnectionsPerAddress } from './connections.js';
@@ -47,7 +47,10 @@ export interface AppDeps {
   config: Config;
   service: TaskService;
   authenticator: Authenticator;
+  /** Checks the links of the file route. */
   urls: ResultUrlSigner;
+  /** Makes the links in task views (default: the API's own, signed with `urls`). */
+  links?: ResultLinks;
   /** Request counts behind the rate limit (per process, or shared by every node). */
   rateCounter: RateCounter;
   logger: Logger;
@@ -271,8 +274,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sendError(error, request, reply, config.maxBodyBytes),
   );
 
-  registerRoutes(app, { service, urls: deps.urls, ready: deps.ready, eventsHeartbeatMs: deps.eventsHeartbeatMs });
-  await registerWebPage(app, { urls: deps.urls });
+  const links = deps.links ?? apiResultLinks(deps.urls);
+  registerRoutes(app, { service, urls: deps.urls, links, ready: deps.ready, eventsHeartbeatMs: deps.eventsHeartbeatMs });
+  await registerWebPage(app, { urls: deps.urls, linksOrigin: links.foreignOrigin });
   return app;
 }
 

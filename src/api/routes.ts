@@ -15,7 +15,7 @@ import {
   TaskIdParams,
 } from '../contract/schemas.js';
 import { presentCreatedTask, presentTask, presentTaskJson } from '../tasks/present.js';
-import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import type { ResultLinks, ResultUrlSigner } from '../tasks/result-urls.js';
 import type { TaskService } from '../tasks/service.js';
 import { account, AUTH_ERRORS, ok } from './envelope.js';
 import { registerTaskEvents } from './task-events.js';
@@ -27,6 +27,7 @@ export const FILE_ROUTE = `${FILES_PATH}/*`;
 interface RouteDeps {
   service: TaskService;
   urls: ResultUrlSigner;
+  links: ResultLinks;
   ready: () => Promise<unknown>;
   /** Comment lines on an idle event stream (default 15 s). */
   eventsHeartbeatMs?: number;
@@ -34,7 +35,7 @@ interface RouteDeps {
 
 
 export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const { service, urls } = deps;
+  const { service, urls, links } = deps;
 
   app.post<{ Body: ExpandBody }>(
     EXPAND_PATH,
@@ -82,7 +83,7 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       // Polling is the hot path: the task object is spliced in as JSON (kept for finished tasks) rather
       // than serialised again; it is the same object `presentTask` gives, so the schema still holds.
       reply.type('application/json; charset=utf-8');
-      return `{"code":0,"message":"SUCCEED","request_id":${JSON.stringify(request.id)},"data":${presentTaskJson(task, urls)}}`;
+      return `{"code":0,"message":"SUCCEED","request_id":${JSON.stringify(request.id)},"data":${await presentTaskJson(task, links)}}`;
     },
   );
 
@@ -111,12 +112,12 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       async (request) => {
         const task = await service.cancel(account(request), request.params.id);
         request.log.info({ request_id: request.id, task_id: task.id }, 'task cancelled');
-        return ok(request, presentTask(task, urls));
+        return ok(request, await presentTask(task, links));
       },
     );
   });
 
-  registerTaskEvents(app, { service, urls, heartbeatMs: deps.eventsHeartbeatMs });
+  registerTaskEvents(app, { service, links, heartbeatMs: deps.eventsHeartbeatMs });
 
   app.get<{ Querystring: ListQuery }>(
     EXPAND_PATH,
@@ -138,10 +139,10 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
       const caller = account(request);
       const { external_task_id: externalTaskId, pageNum = 1, pageSize = 30 } = request.query;
       if (externalTaskId !== undefined) {
-        return ok(request, presentTask(await service.getByExternalId(caller, externalTaskId), urls));
+        return ok(request, await presentTask(await service.getByExternalId(caller, externalTaskId), links));
       }
       const tasks = await service.list(caller, pageNum, pageSize);
-      return ok(request, tasks.map((t) => presentTask(t, urls)));
+      return ok(request, await Promise.all(tasks.map((t) => presentTask(t, links))));
     },
   );
 

@@ -14,14 +14,14 @@ import { EVENTS_SUFFIX, EXPAND_PATH, TASK_EVENT } from '../contract/paths.js';
 import { errorResponses, EventsHeaders, EventsQuery, TaskIdParams } from '../contract/schemas.js';
 import type { TaskRecord } from '../tasks/model.js';
 import { presentTaskJson } from '../tasks/present.js';
-import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import type { ResultLinks } from '../tasks/result-urls.js';
 import type { TaskService } from '../tasks/service.js';
 import { taskVersion } from '../tasks/watch.js';
 import { account, AUTH_ERRORS } from './envelope.js';
 
 export interface TaskEventsDeps {
   service: TaskService;
-  urls: ResultUrlSigner;
+  links: ResultLinks;
   /** How often an idle stream gets a comment line (default 15 s). */
   heartbeatMs?: number;
   /** How often the task is read (default 250 ms). */
@@ -42,7 +42,7 @@ export function versionOfEventId(id: string | undefined): number | null {
 const SERVER_CLOSING = 'server closing';
 
 export function registerTaskEvents(app: FastifyInstance, deps: TaskEventsDeps): void {
-  const { service, urls } = deps;
+  const { service, links } = deps;
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
   const open = new Set<AbortController>();
   // Streams never end by themselves while a task runs: a closing server ends them (clients reconnect,
@@ -109,7 +109,7 @@ export function registerTaskEvents(app: FastifyInstance, deps: TaskEventsDeps): 
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
       try {
         for await (const task of updates) {
-          res.write(`event: ${TASK_EVENT}\nid: ${eventId(task)}\ndata: ${presentTaskJson(task, urls)}\n\n`);
+          res.write(`event: ${TASK_EVENT}\nid: ${eventId(task)}\ndata: ${await presentTaskJson(task, links)}\n\n`);
         }
       } catch (err) {
         // The store failed mid-stream: end it; the client reconnects and resumes.

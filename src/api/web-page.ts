@@ -2,7 +2,8 @@
  * The web playground (src/web, built into dist/web by `npm run build`) served at `/` by the server
  * itself, with a strict Content-Security-Policy: scripts, styles and everything else from this origin
  * only (the page has no inline code and loads nothing from elsewhere); result images and their downloads
- * also from the public URL when it is another origin (e.g. localhost vs 127.0.0.1).
+ * also from the public URL when it is another origin (e.g. localhost vs 127.0.0.1), and from the S3
+ * endpoint when result links are presigned S3 URLs.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,8 @@ import type { ResultUrlSigner } from '../tasks/result-urls.js';
 /** dist/src/api/web-page.js → dist/web. */
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
-export function contentSecurityPolicy(publicOrigin: string | null): string {
-  const other = publicOrigin ? ` ${publicOrigin}` : '';
+export function contentSecurityPolicy(publicOrigin: string | null, linksOrigin: string | null = null): string {
+  const other = [publicOrigin, linksOrigin].filter((o): o is string => o !== null).map((o) => ` ${o}`).join('');
   return [
     "default-src 'none'",
     "script-src 'self'",
@@ -30,7 +31,7 @@ export function contentSecurityPolicy(publicOrigin: string | null): string {
   ].join('; ');
 }
 
-export async function registerWebPage(app: FastifyInstance, deps: { urls: ResultUrlSigner }): Promise<void> {
+export async function registerWebPage(app: FastifyInstance, deps: { urls: ResultUrlSigner; linksOrigin?: string | null }): Promise<void> {
   if (!existsSync(`${WEB_ROOT}index.html`)) {
     app.get(WEB_PATH, { schema: { hide: true } }, async () => {
       throw new ApiError('NOT_FOUND', 'the web page is not built: run npm run build (npm install does it)');
@@ -52,7 +53,10 @@ export async function registerWebPage(app: FastifyInstance, deps: { urls: Result
     setHeaders(reply) {
       const origin = publicOrigin();
       reply.header('cache-control', 'no-cache');
-      reply.header('content-security-policy', contentSecurityPolicy(origin === `${reply.request.protocol}://${reply.request.host}` ? null : origin));
+      reply.header(
+        'content-security-policy',
+        contentSecurityPolicy(origin === `${reply.request.protocol}://${reply.request.host}` ? null : origin, deps.linksOrigin ?? null),
+      );
       reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'no-referrer');
       reply.header('cross-origin-opener-policy', 'same-origin');

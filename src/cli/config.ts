@@ -1,5 +1,18 @@
 import type { Config } from '../config.js';
+import type { Outpaint, StartOptions } from '../server.js';
 import { CliError } from './errors.js';
+
+/** Starts a process's roles; storage that does not answer at start is a plain message (exit 1), not a stack. */
+export async function startFromCli(config: Config, options: StartOptions): Promise<Outpaint> {
+  const { startOutpaint } = await import('../server.js');
+  const { StorageUnavailableError } = await import('../storage/storage.js');
+  try {
+    return await startOutpaint(config, options);
+  } catch (err) {
+    if (err instanceof StorageUnavailableError) throw new CliError(err.message, 1);
+    throw err;
+  }
+}
 
 /** The settings from the environment; a bad one is a usage error (exit 2) whose message names it. */
 export async function loadCliConfig(): Promise<Config> {

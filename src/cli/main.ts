@@ -12,6 +12,7 @@ import { registerExpandCommand } from './expand.js';
 import { registerKeysCommand } from './keys.js';
 import { registerServeCommand } from './serve.js';
 import { registerTokenCommand } from './token.js';
+import { registerWorkerCommand } from './worker.js';
 import { CliError } from './errors.js';
 
 const { version, scripts } = createRequire(import.meta.url)('../../../package.json') as {
@@ -35,6 +36,7 @@ const program = new Command('outpaint')
   .exitOverride();
 
 registerServeCommand(program);
+registerWorkerCommand(program);
 registerKeysCommand(program);
 registerTokenCommand(program);
 registerExpandCommand(program);

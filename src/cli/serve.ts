@@ -1,41 +1,26 @@
 import type { Command } from 'commander';
+import type { Storage } from '../storage/storage.js';
 import { DOCS_PATH, HEALTH_PATH, OPENAPI_PATH, WEB_PATH } from '../contract/paths.js';
-import { loadCliConfig } from './config.js';
+import { loadCliConfig, startFromCli } from './config.js';
+import { stopOnSignals } from './run.js';
 
-/** `outpaint serve`: the HTTP API, the job runner and the callback dispatcher in one process. */
+/**
+ * `outpaint serve`: the HTTP API, the job runner and the callback dispatcher in one process;
+ * `--no-workers`: the HTTP API alone, for a deployment whose jobs run in `outpaint worker` processes.
+ */
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('start the server (settings come from OUTPAINT_* environment variables; see the README)')
-    .action(async () => {
+    .option('--no-workers', 'serve the API only: no engine threads, jobs and callbacks are left to `outpaint worker` processes')
+    .action(async (opts: { workers: boolean }) => {
       const config = await loadCliConfig();
-      const { startOutpaint } = await import('../server.js');
       // On a terminal, lines for people; otherwise (a file, a pipe, a log collector) pino's JSON.
       const logger = process.stdout.isTTY ? (await import('./pretty-log.js')).prettyLogger(config.logLevel) : undefined;
-      const server = await startOutpaint(config, { logger });
+      const server = await startFromCli(config, { logger, roles: { api: true, worker: opts.workers } });
       const say = (s: string) => process.stderr.write(s + '\n');
-      // Handlers first: a supervisor may signal as soon as it reads the banner.
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) {
-          // A second signal: stop now. Running jobs keep their lease and are picked up again after it
-          // (OUTPAINT_JOB_LEASE_S), as after a crash; nothing accepted is lost.
-          say(`${signal} again: stopping now; running jobs are retried after their lease`);
-          process.exit(1);
-        }
-        stopping = true;
-        say(`${signal}: finishing running jobs (up to ${config.shutdownGraceMs / 1000} s), then stopping`);
-        server.close().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            process.stderr.write(`outpaint: shutdown failed: ${String(err)}\n`);
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
-      for (const line of banner(server.url, server.storage.location)) say(line);
+      stopOnSignals(server, config.shutdownGraceMs, say);
+      for (const line of banner(server.url, server.storage, opts.workers ? config.workers : 0)) say(line);
       if (server.firstKey) {
         const k = server.firstKey;
         say('First start: created an API key. It is shown only this once:');
@@ -48,13 +33,20 @@ export function registerServeCommand(program: Command): void {
     });
 }
 
-/** What a person needs first: where it listens, the page, where the API is described, the health check, the data. */
-export function banner(url: string, location: string): string[] {
+/** What a person needs first: where it listens, the page, where the API is described, the health check, what runs the jobs, the data. */
+export function banner(url: string, storage: Pick<Storage, 'location' | 'blobsLocation' | 'blobLinks'>, engineThreads: number): string[] {
   return [
     `Outpaint is listening on ${url}`,
     `  web page       ${url}${WEB_PATH}`,
     `  API reference  ${url}${DOCS_PATH}  (OpenAPI document: ${url}${OPENAPI_PATH})`,
     `  health         ${url}${HEALTH_PATH}`,
-    `  data           ${location}`,
+    `  engines        ${engineThreads > 0 ? threads(engineThreads) : 'none here (--no-workers): `outpaint worker` processes run the jobs'}`,
+    `  files          ${storage.blobsLocation}${storage.blobLinks ? `; result links are presigned S3 URLs (${storage.blobLinks.origin})` : ''}`,
+    `  data           ${storage.location}`,
   ];
 }
+
+export function threads(n: number): string {
+  return `${n} engine thread${n === 1 ? '' : 's'} (OUTPAINT_WORKERS)`;
+}
+

@@ -10,14 +10,17 @@ import { buildApp } from '../api/app.js';
 import type { Config } from '../config.js';
 import type { SafeHttp } from '../net/safe-http.js';
 import type { Storage } from '../storage/storage.js';
-import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import type { ResultLinks, ResultUrlSigner } from '../tasks/result-urls.js';
 import { createTaskService } from '../tasks/service.js';
 
 export interface ApiRoleDeps {
   config: Config;
   storage: Storage;
   http: SafeHttp;
+  /** Checks the API's own file links. */
   urls: ResultUrlSigner;
+  /** Makes the links in task views and callbacks (the API's own, or presigned S3 URLs). */
+  links: ResultLinks;
   logger: Logger;
   /** A task was admitted: wake this process's worker role, if it has one. */
   onTaskCreated: () => void;
@@ -33,12 +36,12 @@ export interface ApiRole {
   stop(): Promise<void>;
 }
 
-export async function startApiRole({ config, storage, http, urls, logger, onTaskCreated, onTaskCanceled }: ApiRoleDeps): Promise<ApiRole> {
+export async function startApiRole({ config, storage, http, urls, links, logger, onTaskCreated, onTaskCanceled }: ApiRoleDeps): Promise<ApiRole> {
   const service = createTaskService({
     config,
     tasks: storage.tasks,
     blobs: storage.blobs,
-    urls,
+    links,
     http,
     space: storage.space,
     onTaskCreated: () => {
@@ -62,6 +65,7 @@ export async function startApiRole({ config, storage, http, urls, logger, onTask
     service,
     authenticator,
     urls,
+    links,
     rateCounter: storage.rateCounter,
     logger,
     ready: () => storage.outbox.pending(),

@@ -9,7 +9,7 @@ import { EnginePool } from '../engine-pool/index.js';
 import type { SafeHttp } from '../net/safe-http.js';
 import type { Storage } from '../storage/storage.js';
 import { callbackBody } from '../tasks/present.js';
-import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import type { ResultLinks } from '../tasks/result-urls.js';
 import { JobRunner } from '../tasks/runner.js';
 
 /** Engine threads run below the HTTP thread's priority: health checks and reads stay fast under load. */
@@ -19,7 +19,8 @@ export interface WorkerRoleDeps {
   config: Config;
   storage: Storage;
   http: SafeHttp;
-  urls: ResultUrlSigner;
+  /** Links in callback bodies. */
+  links: ResultLinks;
   logger: Logger;
 }
 
@@ -32,7 +33,7 @@ export interface WorkerRole {
   stop(): Promise<void>;
 }
 
-export function startWorkerRole({ config, storage, http, urls, logger }: WorkerRoleDeps): WorkerRole {
+export function startWorkerRole({ config, storage, http, links, logger }: WorkerRoleDeps): WorkerRole {
   const pool = new EnginePool({ threads: config.workers, niceness: ENGINE_NICENESS });
   const dispatcher = new CallbackDispatcher({
     outbox: storage.outbox,
@@ -49,7 +50,7 @@ export function startWorkerRole({ config, storage, http, urls, logger }: WorkerR
     queue: storage.queue,
     blobs: storage.blobs,
     engine: pool,
-    renderCallback: (task) => callbackBody(task, urls) ?? '',
+    renderCallback: async (task) => (await callbackBody(task, links)) ?? '',
     onStatusChange: () => dispatcher.wake(),
     logger: logger.child({ component: 'runner' }),
     concurrency: config.workers,
@@ -63,13 +64,17 @@ export function startWorkerRole({ config, storage, http, urls, logger }: WorkerR
 
   dispatcher.start();
   runner.start();
-  const sweep = setInterval(() => {
-    storage.blobs
-      .sweepExpired(Date.now())
-      .then((n) => n > 0 && logger.info({ deleted: n }, 'expired files deleted'))
-      .catch((err) => logger.error({ err }, 'expiry sweep failed'));
-  }, config.sweepIntervalMs);
-  sweep.unref();
+  // 0 turns the sweep off (an S3 lifecycle rule deletes expired objects instead).
+  const sweep =
+    config.sweepIntervalMs > 0
+      ? setInterval(() => {
+          storage.blobs
+            .sweepExpired(Date.now())
+            .then((n) => n > 0 && logger.info({ deleted: n }, 'expired files deleted'))
+            .catch((err) => logger.error({ err }, 'expiry sweep failed'));
+        }, config.sweepIntervalMs)
+      : null;
+  sweep?.unref();
 
   return {
     wake() {
@@ -81,7 +86,7 @@ export function startWorkerRole({ config, storage, http, urls, logger }: WorkerR
       dispatcher.wake();
     },
     async stop() {
-      clearInterval(sweep);
+      if (sweep) clearInterval(sweep);
       await runner.stop(config.shutdownGraceMs);
       await dispatcher.stop();
       await pool.close();

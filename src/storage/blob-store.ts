@@ -24,3 +24,17 @@ export interface BlobStore {
   sweepExpired(now: number): Promise<number>;
   close(): Promise<void>;
 }
+
+/**
+ * Links that fetch a blob straight from where it is stored (presigned S3 GET URLs), so downloads need
+ * no API node. Such a link is valid for a limited time from when it was made, so it depends on when it
+ * was asked for, not only on the key and the expiry.
+ */
+export interface BlobLinks {
+  /** The longest a link can be valid, counted from when it is made (S3: 7 days). */
+  readonly maxValidityMs: number;
+  /** Scheme, host and port the links point at (e.g. for a web page's Content-Security-Policy). */
+  readonly origin: string;
+  /** A URL that GETs `key` until `expiresAt` or for `maxValidityMs` from now, whichever comes first. */
+  link(key: string, expiresAt: number): Promise<string>;
+}

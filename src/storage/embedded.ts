@@ -9,16 +9,20 @@ import path from 'node:path';
 import { DiskBlobStore, FileSecretStore, MemoryRateCounter } from './local/index.js';
 import { openSqliteBackend } from './sqlite/index.js';
 import { diskSpaceGuard } from './local/disk-space.js';
-import type { OpenOptions, Storage } from './storage.js';
+import type { OpenOptions, SeparateBlobs, Storage } from './storage.js';
 
-/**
- * `minFreeBytes`: the free space below which `space` reports a shortage (0, the default: never);
- * `create: false` refuses (StorageNotFoundError) when there is no database yet.
- */
-export function openEmbeddedStorage(dataDir: string, options: OpenOptions & { minFreeBytes?: number } = {}): Storage {
+export interface EmbeddedOptions extends OpenOptions {
+  /** The free space below which `space` reports a shortage (0, the default: never). */
+  minFreeBytes?: number;
+  /** Blobs kept elsewhere (S3) instead of dataDir/blobs. */
+  blobs?: SeparateBlobs | null;
+}
+
+/** `create: false` refuses (StorageNotFoundError) when there is no database yet. */
+export function openEmbeddedStorage(dataDir: string, options: EmbeddedOptions = {}): Storage {
   const database = openSqliteBackend(dataDir, { create: options.create });
   const blobsDir = path.join(dataDir, 'blobs');
-  const blobs = new DiskBlobStore(blobsDir);
+  const blobs = options.blobs?.store ?? new DiskBlobStore(blobsDir);
   return {
     tasks: database.tasks,
     queue: database.queue,
@@ -26,10 +30,13 @@ export function openEmbeddedStorage(dataDir: string, options: OpenOptions & { mi
     keys: database.keys,
     location: database.location,
     blobs,
+    blobsLocation: options.blobs?.location ?? `directory ${blobsDir}`,
+    blobLinks: options.blobs?.links ?? null,
     secrets: new FileSecretStore(dataDir),
     rateCounter: new MemoryRateCounter(),
-    // The database and the blobs may sit on different file systems (a volume mounted at blobs/).
-    space: diskSpaceGuard([dataDir, blobsDir], options.minFreeBytes ?? 0),
+    // The database and the blobs may sit on different file systems (a volume mounted at blobs/); blobs
+    // elsewhere (S3) take no room here.
+    space: diskSpaceGuard(options.blobs ? [dataDir] : [dataDir, blobsDir], options.minFreeBytes ?? 0),
     async close() {
       await Promise.all([database.close(), blobs.close()]);
     },

@@ -1,12 +1,32 @@
-/** Picks the storage for a configuration: today the embedded one (SQLite and the local disk). */
+/**
+ * Picks the storage for a configuration, one choice per part:
+ *   blobs      S3 when OUTPAINT_S3_BUCKET is set (result links presigned when OUTPAINT_S3_RESULT_LINKS
+ *              says so), else the local disk (DATA_DIR/blobs)
+ *   database   the embedded SQLite database in DATA_DIR (any other database backend is chosen here too,
+ *              and is handed the blobs chosen above)
+ */
 import type { Config } from '../config.js';
 import { openEmbeddedStorage } from './embedded.js';
-import type { OpenOptions, Storage } from './storage.js';
+import { describeS3, openS3BlobStore } from './s3/index.js';
+import type { OpenOptions, SeparateBlobs, Storage } from './storage.js';
+
+export type StorageConfig = Pick<Config, 'dataDir'> & Partial<Pick<Config, 'minFreeBytes' | 's3'>>;
 
 /** With `create: false`, refuses (StorageNotFoundError, naming where it looked) when there is no database yet. */
-export async function openStorage(
-  config: Pick<Config, 'dataDir'> & Partial<Pick<Config, 'minFreeBytes'>>,
-  options: OpenOptions = {},
-): Promise<Storage> {
-  return openEmbeddedStorage(config.dataDir, { ...options, minFreeBytes: config.minFreeBytes });
+export async function openStorage(config: StorageConfig, options: OpenOptions = {}): Promise<Storage> {
+  const blobs = await openBlobs(config);
+  try {
+    return openEmbeddedStorage(config.dataDir, { ...options, minFreeBytes: config.minFreeBytes, blobs });
+  } catch (err) {
+    await blobs?.store.close();
+    throw err;
+  }
+}
+
+/** Blobs kept elsewhere than the data directory, or null for the database backend's own (the local disk). */
+async function openBlobs(config: StorageConfig): Promise<SeparateBlobs | null> {
+  if (!config.s3) return null;
+  const store = await openS3BlobStore(config.s3);
+  const links = config.s3.resultLinks === 'presigned' ? await store.presignedLinks() : null;
+  return { store, location: describeS3(config.s3), links };
 }

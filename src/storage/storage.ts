@@ -1,4 +1,4 @@
-import type { BlobStore } from './blob-store.js';
+import type { BlobLinks, BlobStore } from './blob-store.js';
 import type { CallbackOutbox } from './callback-outbox.js';
 import type { JobQueue } from './job-queue.js';
 import type { KeyStore } from './key-store.js';
@@ -36,9 +36,33 @@ export class StorageNotFoundError extends Error {
   }
 }
 
+/**
+ * Blobs opened apart from the database (S3 when OUTPAINT_S3_BUCKET is set): a backend given these uses
+ * them instead of its own and closes them with the storage.
+ */
+export interface SeparateBlobs {
+  store: BlobStore;
+  /** For people: e.g. "S3 bucket outpaint (AWS)". */
+  location: string;
+  /** Links straight to the blobs, when result links are to be presigned. */
+  links: BlobLinks | null;
+}
+
+/** Storage that does not answer at start (an S3 bucket missing, unreachable or refusing the credentials). */
+export class StorageUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailableError';
+  }
+}
+
 /** Everything Outpaint keeps, as `openStorage(config)` chose it: a database backend, blobs and shared state. */
 export interface Storage extends DatabaseBackend {
   blobs: BlobStore;
+  /** Where the blobs live, for people: e.g. "directory /srv/outpaint/data/blobs", "S3 bucket outpaint (AWS)". */
+  blobsLocation: string;
+  /** Links straight to the blobs (presigned S3 URLs) when configured so; null: the API serves result files. */
+  blobLinks: BlobLinks | null;
   /** Secrets every node shares (the result-link signing key). */
   secrets: SecretStore;
   /** Request counts behind the rate limit. */

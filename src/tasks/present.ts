@@ -4,50 +4,54 @@
  */
 import type { CreatedTask, Task, TaskImage } from '../contract/schemas.js';
 import { isFinished, type TaskRecord } from './model.js';
-import type { ResultUrlSigner } from './result-urls.js';
+import type { ResultLinks } from './result-urls.js';
 
 /** Links to results that never expire (a TTL of 0 keeps files forever) still carry an expiry: 9999-12-31. */
 const NEVER = Date.UTC(9999, 11, 31);
 
 /** The Unix ms until which a task's result links stay valid: its files' expiry, counted from its finish. */
-export function resultExpiry(task: Pick<TaskRecord, 'updatedAt'>, urls: Pick<ResultUrlSigner, 'ttlMs'>): number {
-  return urls.ttlMs > 0 ? task.updatedAt + urls.ttlMs : NEVER;
+export function resultExpiry(task: Pick<TaskRecord, 'updatedAt'>, links: Pick<ResultLinks, 'ttlMs'>): number {
+  return links.ttlMs > 0 ? task.updatedAt + links.ttlMs : NEVER;
 }
 
-// A finished task's view never changes (its links expire at a time fixed by the task), so it is built
-// (and serialised) once per record object; records of finished tasks are cached by the task service.
+// A finished task's view never changes when its links expire at a time fixed by the task (the API's
+// signed links), so it is built (and serialised) once per record object; records of finished tasks are
+// cached by the task service. Presigned links are made afresh on every read.
 const finishedViews = new WeakMap<TaskRecord, Task>();
 const finishedJson = new WeakMap<TaskRecord, string>();
 
+const keepable = (task: TaskRecord, links: ResultLinks) => links.stable && isFinished(task.status);
+
 /** The view as JSON, kept for finished tasks: polling a finished task serialises nothing. */
-export function presentTaskJson(task: TaskRecord, urls: ResultUrlSigner): string {
+export async function presentTaskJson(task: TaskRecord, links: ResultLinks): Promise<string> {
   const known = finishedJson.get(task);
   if (known !== undefined) return known;
-  const json = JSON.stringify(presentTask(task, urls));
-  if (isFinished(task.status)) finishedJson.set(task, json);
+  const json = JSON.stringify(await presentTask(task, links));
+  if (keepable(task, links)) finishedJson.set(task, json);
   return json;
 }
 
-export function presentTask(task: TaskRecord, urls: ResultUrlSigner): Task {
-  const finished = isFinished(task.status);
-  const known = finished ? finishedViews.get(task) : undefined;
+export async function presentTask(task: TaskRecord, links: ResultLinks): Promise<Task> {
+  const known = finishedViews.get(task);
   if (known) return known;
-  const view = buildView(task, urls);
-  if (finished) finishedViews.set(task, view);
+  const view = await buildView(task, links);
+  if (keepable(task, links)) finishedViews.set(task, view);
   return view;
 }
 
-function buildView(task: TaskRecord, urls: ResultUrlSigner): Task {
+async function buildView(task: TaskRecord, links: ResultLinks): Promise<Task> {
   const succeeded = task.status === 'succeed';
-  const expiresAt = resultExpiry(task, urls);
+  const expiresAt = resultExpiry(task, links);
   const images: TaskImage[] = succeeded
-    ? [...task.images]
-        .sort((a, b) => a.index - b.index)
-        .map((img) => {
-          const view: TaskImage = { index: img.index, url: urls.sign(img.key, expiresAt) };
-          if (task.params.watermark && img.watermarkKey) view.watermark_url = urls.sign(img.watermarkKey, expiresAt);
-          return view;
-        })
+    ? await Promise.all(
+        [...task.images]
+          .sort((a, b) => a.index - b.index)
+          .map(async (img) => {
+            const view: TaskImage = { index: img.index, url: await links.link(img.key, expiresAt) };
+            if (task.params.watermark && img.watermarkKey) view.watermark_url = await links.link(img.watermarkKey, expiresAt);
+            return view;
+          }),
+      )
     : [];
   return {
     task_id: task.id,
@@ -74,6 +78,6 @@ export function presentCreatedTask(task: TaskRecord): CreatedTask {
 }
 
 /** The callback body for a task in its current state (the task object, no envelope). */
-export function callbackBody(task: TaskRecord, urls: ResultUrlSigner): string | null {
-  return task.params.callbackUrl ? JSON.stringify(presentTask(task, urls)) : null;
+export async function callbackBody(task: TaskRecord, links: ResultLinks): Promise<string | null> {
+  return task.params.callbackUrl ? JSON.stringify(await presentTask(task, links)) : null;
 }

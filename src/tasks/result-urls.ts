@@ -6,7 +6,9 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { filePath } from '../contract/paths.js';
+import type { BlobLinks } from '../storage/blob-store.js';
 import type { SecretStore } from '../storage/secret-store.js';
+import { LruCache } from '../util/lru.js';
 
 export type UrlCheck = 'ok' | 'expired' | 'invalid';
 
@@ -58,4 +60,53 @@ export function createResultUrlSigner(opts: ResultUrlOptions): ResultUrlSigner {
  */
 export function resultUrlSecret(secrets: SecretStore): Promise<Buffer> {
   return secrets.getOrCreate('url-signing', () => randomBytes(32));
+}
+
+/**
+ * How the links in a task's results are made: the API's own signed links (above), or links straight to
+ * the blob store (presigned S3 URLs, OUTPAINT_S3_RESULT_LINKS=presigned).
+ */
+export interface ResultLinks {
+  /** How long a result stays reachable after its task finished (config.resultTtlMs). */
+  readonly ttlMs: number;
+  /**
+   * Whether a link depends only on its key and expiry, so that the view of a finished task can be kept;
+   * presigned links also depend on when they were made (at most 7 days from then).
+   */
+  readonly stable: boolean;
+  /** The origin of the links when it is not the API's own (a web page must be allowed to load from it). */
+  readonly foreignOrigin: string | null;
+  link(key: string, expiresAt: number): Promise<string>;
+}
+
+/** Links to the API's file route, signed with the shared key; the API reads the blob store (proxied). */
+export function apiResultLinks(signer: ResultUrlSigner): ResultLinks {
+  return { ttlMs: signer.ttlMs, stable: true, foreignOrigin: null, link: async (key, expiresAt) => signer.sign(key, expiresAt) };
+}
+
+/** A presigned link is handed out again for this long after it was made (signing one costs ≈ 1 ms of CPU). */
+export const PRESIGNED_REUSE_MS = 60 * 60 * 1000;
+const PRESIGNED_CACHE_ENTRIES = 10_000;
+
+/**
+ * Links straight to the blob store: valid until the result expires or the store's limit (S3: 7 days)
+ * from when they were made, whichever is first. A link is reused for up to PRESIGNED_REUSE_MS, so a
+ * polled task costs no signing, and a link handed out is valid for at least the limit less that hour.
+ */
+export function blobStoreResultLinks(links: BlobLinks, ttlMs: number, now: () => number = Date.now): ResultLinks {
+  const made = new LruCache<string, { url: Promise<string>; at: number }>(PRESIGNED_CACHE_ENTRIES);
+  return {
+    ttlMs,
+    stable: false,
+    foreignOrigin: links.origin,
+    link(key, expiresAt) {
+      const id = `${expiresAt}\n${key}`;
+      const known = made.get(id);
+      if (known && now() - known.at < PRESIGNED_REUSE_MS) return known.url;
+      const url = links.link(key, expiresAt);
+      made.set(id, { url, at: now() });
+      url.catch(() => made.delete(id));
+      return url;
+    },
+  };
 }

@@ -45,7 +45,7 @@ export interface RunnerOptions {
   blobs: BlobStore;
   engine: ExpansionEngine;
   /** The callback body for a task as it now stands (the contract's task object as JSON). */
-  renderCallback: (task: TaskRecord) => string;
+  renderCallback: (task: TaskRecord) => Promise<string>;
   /** Called after every recorded status change, e.g. to wake the callback dispatcher. */
   onStatusChange?: () => void;
   logger: Logger;

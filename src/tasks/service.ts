@@ -16,7 +16,7 @@ import type { CreateRefusal, TaskStore } from '../storage/task-store.js';
 import { LruCache } from '../util/lru.js';
 import { isFinished, type NewTask, type TaskRecord } from './model.js';
 import { callbackBody } from './present.js';
-import type { ResultUrlSigner } from './result-urls.js';
+import type { ResultLinks } from './result-urls.js';
 import { recordStatusChange } from './transition.js';
 import { taskUpdates, type WatchOptions } from './watch.js';
 
@@ -38,7 +38,8 @@ export interface TaskServiceDeps {
   config: Pick<Config, 'accountConcurrency' | 'maxQueuedJobs' | 'maxPixels' | 'decodeMemoryBytes' | 'fetchTimeoutMs' | 'resultTtlMs'>;
   tasks: TaskStore;
   blobs: BlobStore;
-  urls: ResultUrlSigner;
+  /** Links in callback bodies. */
+  links: ResultLinks;
   /** Downloads image URLs (SSRF-guarded); also judges callback URLs that are IP literals. */
   http: Pick<SafeHttp, 'fetchImage' | 'checkUrl'>;
   /** Room to store inputs; below its floor creates are refused with 5001. */
@@ -171,7 +172,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         const result = await deps.tasks.create(
           newTask,
           { maxAccountSlots: deps.config.accountConcurrency, maxQueuedJobs: deps.config.maxQueuedJobs },
-          callbackBody(submitted, deps.urls),
+          await callbackBody(submitted, deps.links),
         );
         if (!result.ok) throw refusal(result.reason, request.externalTaskId);
         deps.onTaskCreated();
@@ -200,7 +201,7 @@ export function createTaskService(deps: TaskServiceDeps): TaskService {
         deps.tasks,
         task,
         { from: ['submitted', 'processing'], status: 'failed', statusMsg: CANCELED_MESSAGE },
-        (next) => callbackBody(next, deps.urls),
+        (next) => callbackBody(next, deps.links),
         Math.max(now(), task.updatedAt),
       );
       if (!canceled) {

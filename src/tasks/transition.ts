@@ -15,7 +15,7 @@ export async function recordStatusChange(
   tasks: Pick<TaskStore, 'updateStatus'>,
   task: TaskRecord,
   change: ChangeRequest,
-  renderCallback: (task: TaskRecord) => string | null,
+  renderCallback: (task: TaskRecord) => Promise<string | null>,
   at = Math.max(Date.now(), task.updatedAt),
 ): Promise<TaskRecord | null> {
   const next: TaskRecord = {
@@ -25,6 +25,6 @@ export async function recordStatusChange(
     images: change.images ?? task.images,
     updatedAt: at,
   };
-  const callbackBody = task.params.callbackUrl ? renderCallback(next) : null;
+  const callbackBody = task.params.callbackUrl ? await renderCallback(next) : null;
   return tasks.updateStatus(task.id, { ...change, at, callbackBody });
 }

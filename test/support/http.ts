@@ -15,7 +15,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createSafeHttp, type Resolver } from '../../src/net/safe-http.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { openEmbeddedStorage, type Storage } from '../../src/storage/index.js';
-import { createResultUrlSigner, type ResultUrlSigner } from '../../src/tasks/result-urls.js';
+import { apiResultLinks, createResultUrlSigner, type ResultUrlSigner } from '../../src/tasks/result-urls.js';
 import { createTaskService } from '../../src/tasks/service.js';
 import { signToken } from './jwt.js';
 
@@ -114,7 +114,7 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
   };
   api.app = await buildApp({
     config,
-    service: createTaskService({ config, tasks: storage.tasks, blobs, urls, http, onTaskCreated: () => void api.created++ }),
+    service: createTaskService({ config, tasks: storage.tasks, blobs, links: apiResultLinks(urls), http, onTaskCreated: () => void api.created++ }),
     authenticator: createAuthenticator({ keys: storage.keys, skewSeconds: config.tokenSkewSeconds }),
     urls,
     rateCounter: storage.rateCounter,

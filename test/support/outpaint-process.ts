@@ -82,16 +82,19 @@ export interface ServerProcess {
   exited: Promise<number | string>;
 }
 
-const ROLE_PROCESS = fileURLToPath(new URL('./role-process.js', import.meta.url));
-
-/** Starts `outpaint serve` and resolves once it printed its URL. */
-export function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  return startProcess([CLI, 'serve'], env, /listening on (http:\/\/\S+)/);
+/** Starts `outpaint serve [ARGS…]` (e.g. --no-workers) and resolves once it printed its URL. */
+export function startServer(env: Record<string, string>, args: string[] = []): Promise<ServerProcess> {
+  return startProcess([CLI, 'serve', ...args], env, /listening on (http:\/\/\S+)/);
 }
 
-/** Starts one role alone (test/support/role-process.ts): an API without a worker, or a worker without HTTP. */
+/** Starts `outpaint worker` and resolves once it printed its start line (`url` is where its result links point). */
+export function startWorker(env: Record<string, string>): Promise<ServerProcess> {
+  return startProcess([CLI, 'worker'], env, /Outpaint worker running[^\n]*\n {2}result links {3}(\S+)/);
+}
+
+/** Starts one role alone: an API without a worker (`serve --no-workers`), or a worker without HTTP (`worker`). */
 export function startRole(role: 'api' | 'worker', env: Record<string, string>): Promise<ServerProcess> {
-  return startProcess([ROLE_PROCESS, role], env, role === 'api' ? /listening on (http:\/\/\S+)/ : /(worker) running/);
+  return role === 'api' ? startServer(env, ['--no-workers']) : startWorker(env);
 }
 
 async function startProcess(args: string[], env: Record<string, string>, ready: RegExp): Promise<ServerProcess> {

@@ -9,30 +9,11 @@ import { randomUUID } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { checkBlobKey } from '../blob-key.js';
 import type { Blob, BlobMeta, BlobStore } from '../blob-store.js';
 
-export class InvalidBlobKeyError extends Error {
-  constructor(key: unknown, rule: string) {
-    super(`invalid blob key ${JSON.stringify(key)}: ${rule}`);
-    this.name = 'InvalidBlobKeyError';
-  }
-}
-
-const SEGMENT = /^[A-Za-z0-9._-]+$/;
-const MAX_KEY_LENGTH = 1024;
 /** Leftovers of a crashed put (temp files, data without a sidecar) older than this are swept. */
 const ORPHAN_AGE_MS = 60 * 60 * 1000;
-
-/** Throws InvalidBlobKeyError unless the key is relative "/"-joined [A-Za-z0-9._-] segments, none "." or "..". */
-export function checkBlobKey(key: string): void {
-  if (typeof key !== 'string' || key.length === 0) throw new InvalidBlobKeyError(key, 'empty');
-  if (key.length > MAX_KEY_LENGTH) throw new InvalidBlobKeyError(key, `longer than ${MAX_KEY_LENGTH}`);
-  for (const segment of key.split('/')) {
-    if (segment === '') throw new InvalidBlobKeyError(key, 'absolute, or an empty segment');
-    if (segment === '.' || segment === '..') throw new InvalidBlobKeyError(key, `"${segment}" segment`);
-    if (!SEGMENT.test(segment)) throw new InvalidBlobKeyError(key, 'segments are [A-Za-z0-9._-] only');
-  }
-}
 
 interface Sidecar {
   contentType: string;

@@ -1,3 +1,4 @@
-export { checkBlobKey, DiskBlobStore, InvalidBlobKeyError } from './disk-blob-store.js';
+export { checkBlobKey, InvalidBlobKeyError } from '../blob-key.js';
+export { DiskBlobStore } from './disk-blob-store.js';
 export { FileSecretStore } from './file-secret-store.js';
 export { MemoryRateCounter } from './memory-rate-counter.js';
