@@ -1,0 +1,105 @@
+/**
+ * Tasks on PostgreSQL. A create runs in one transaction holding the account's advisory lock and then
+ * the queue-admission lock: the duplicate external id, the account's slots and the queue's length are
+ * judged with no other create of the account (or, for the queue, of anyone) in between, on every node.
+ * The task's pg-boss job and its first callback are written in that same transaction.
+ */
+import type pg from 'pg';
+import type { NewTask, TaskRecord } from '../../tasks/model.js';
+import { newCallbackId } from '../ids.js';
+import { taskFromRow, type TaskRow } from '../rows.js';
+import type { AdmissionLimits, CreateResult, ListPage, StatusChange, TaskStore } from '../task-store.js';
+import { inTransaction, PgPort, type Queryable } from './connection.js';
+import type { PgJobQueue } from './job-queue.js';
+import { SQL } from './statements.js';
+
+export class PgTaskStore extends PgPort implements TaskStore {
+  constructor(
+    pool: pg.Pool,
+    private readonly queue: PgJobQueue,
+  ) {
+    super(pool);
+  }
+
+  async create(task: NewTask, limits: AdmissionLimits, callbackBody: string | null): Promise<CreateResult> {
+    return inTransaction(this.pool, async (client): Promise<CreateResult> => {
+      await client.query(SQL.lockAccount, [task.accountId]);
+      if (task.externalTaskId !== null && (await client.query(SQL.externalIdTaken, [task.accountId, task.externalTaskId])).rowCount) {
+        return { ok: false, reason: 'duplicate_external_task_id' };
+      }
+      const slots = (await client.query<{ slots: number }>(SQL.slotsInUse, [task.accountId])).rows[0].slots;
+      if (slots + task.params.n > limits.maxAccountSlots) return { ok: false, reason: 'account_slots_full' };
+      await client.query(SQL.lockQueueAdmission);
+      if ((await this.queue.claimable(client)) >= limits.maxQueuedJobs) return { ok: false, reason: 'queue_full' };
+
+      const { rows } = await client.query<TaskRow>(SQL.insertTask, [
+        task.id,
+        task.accountId,
+        task.externalTaskId,
+        task.params.n,
+        JSON.stringify(task.params),
+        task.inputKey,
+        task.inputWidth,
+        task.inputHeight,
+        task.createdAt,
+      ]);
+      await this.queue.send(client, task.id);
+      await recordCallback(client, task.id, task.accountId, task.params.callbackUrl, callbackBody);
+      return { ok: true, task: taskFromRow(rows[0]) };
+    });
+  }
+
+  async get(accountId: string, taskId: string): Promise<TaskRecord | null> {
+    return this.one(SQL.taskByAccountAndId, [accountId, taskId]);
+  }
+
+  async getByIdOrExternalId(accountId: string, id: string): Promise<TaskRecord | null> {
+    return this.one(SQL.taskByIdOrExternalId, [accountId, id]);
+  }
+
+  async getByExternalId(accountId: string, externalTaskId: string): Promise<TaskRecord | null> {
+    return this.one(SQL.taskByExternalId, [accountId, externalTaskId]);
+  }
+
+  async getById(taskId: string): Promise<TaskRecord | null> {
+    return this.one(SQL.taskById, [taskId]);
+  }
+
+  async list(accountId: string, page: ListPage): Promise<TaskRecord[]> {
+    const offset = (page.pageNum - 1) * page.pageSize;
+    const { rows } = await this.pool.query<TaskRow>(SQL.listTasks, [accountId, page.pageSize, offset]);
+    return rows.map(taskFromRow);
+  }
+
+  async updateStatus(taskId: string, change: StatusChange): Promise<TaskRecord | null> {
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<TaskRow>(SQL.updateTaskStatus, [
+        taskId,
+        change.from,
+        change.status,
+        change.statusMsg ?? '',
+        change.images ? JSON.stringify(change.images) : null,
+        change.at,
+      ]);
+      if (rows.length === 0) return null;
+      const updated = taskFromRow(rows[0]);
+      await recordCallback(client, taskId, updated.accountId, updated.params.callbackUrl, change.callbackBody);
+      return updated;
+    });
+  }
+
+  async setProgress(taskId: string, progress: number): Promise<void> {
+    await this.pool.query(SQL.raiseProgress, [taskId, progress]);
+  }
+
+  private async one(sql: string, params: unknown[]): Promise<TaskRecord | null> {
+    const { rows } = await this.pool.query<TaskRow>(sql, params);
+    return rows.length ? taskFromRow(rows[0]) : null;
+  }
+}
+
+/** Inside the caller's transaction. A body without a callback URL has nowhere to go and is dropped. */
+async function recordCallback(db: Queryable, taskId: string, accountId: string, url: string | null, body: string | null): Promise<void> {
+  if (body === null || !url) return;
+  await db.query(SQL.insertCallback, [newCallbackId(), taskId, accountId, url, body]);
+}
