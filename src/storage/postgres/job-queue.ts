@@ -24,7 +24,7 @@ import PgBoss from 'pg-boss';
 import type pg from 'pg';
 import type { ClaimedJob, JobQueue } from '../job-queue.js';
 import { bossDb, inTransaction, PgPort, type Queryable } from './connection.js';
-import { JOB_QUEUE, SQL } from './statements.js';
+import { JOB_QUEUE, stmt } from './statements.js';
 
 /** pg-boss's job ids are UUIDs; anything else names no job (and would be a cast error in SQL). */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -53,14 +53,14 @@ export class PgJobQueue extends PgPort implements JobQueue {
 
   /** JobQueue.queued, on a given connection (TaskStore.create counts inside its transaction). */
   async claimable(db: Queryable = this.pool): Promise<number> {
-    return (await db.query<{ n: number }>(SQL.claimableJobs)).rows[0].n;
+    return (await db.query<{ n: number }>(stmt('claimableJobs'))).rows[0].n;
   }
 
   async enqueue(taskId: string): Promise<void> {
     await inTransaction(this.pool, async (client) => {
-      await client.query(SQL.lockTaskJob, [taskId]);
-      if (!(await client.query(SQL.taskExists, [taskId])).rowCount) throw new Error(`cannot queue a job for task ${taskId}: no such task`);
-      if ((await client.query<{ found: boolean }>(SQL.taskHasUnfinishedJob, [taskId])).rows[0].found) return;
+      await client.query(stmt('lockTaskJob', [taskId]));
+      if (!(await client.query(stmt('taskExists', [taskId]))).rowCount) throw new Error(`cannot queue a job for task ${taskId}: no such task`);
+      if ((await client.query<{ found: boolean }>(stmt('taskHasUnfinishedJob', [taskId]))).rows[0].found) return;
       await this.send(client, taskId);
     });
   }
@@ -68,33 +68,33 @@ export class PgJobQueue extends PgPort implements JobQueue {
   async claim(workerId: string, leaseMs: number): Promise<ClaimedJob | null> {
     return inTransaction(this.pool, async (client) => {
       // A job that was claimed before is older than any still waiting in pg-boss (fetch is FIFO).
-      const reclaimed = await client.query<LeaseRow>(SQL.reclaimJob, [workerId, leaseMs]);
+      const reclaimed = await client.query<LeaseRow>(stmt('reclaimJob', [workerId, leaseMs]));
       if (reclaimed.rows.length) return claimed(reclaimed.rows[0]);
       const db = bossDb(client);
       const [job] = await this.boss.fetch<{ taskId: string }>(JOB_QUEUE, { db, batchSize: 1 });
       if (db.failure) throw db.failure;
       if (!job) return null;
-      const { rows } = await client.query<LeaseRow>(SQL.insertLease, [job.id, job.data.taskId, workerId, leaseMs]);
+      const { rows } = await client.query<LeaseRow>(stmt('insertLease', [job.id, job.data.taskId, workerId, leaseMs]));
       return claimed(rows[0]);
     });
   }
 
   async heartbeat(jobId: string, workerId: string, leaseMs: number): Promise<boolean> {
     if (!UUID.test(jobId)) return false;
-    return ((await this.pool.query(SQL.heartbeatJob, [jobId, workerId, leaseMs])).rowCount ?? 0) > 0;
+    return ((await this.pool.query(stmt('heartbeatJob', [jobId, workerId, leaseMs]))).rowCount ?? 0) > 0;
   }
 
   async complete(jobId: string, workerId: string): Promise<void> {
     if (!UUID.test(jobId)) return;
     await inTransaction(this.pool, async (client) => {
-      if (!(await client.query(SQL.completeLease, [jobId, workerId])).rowCount) return;
+      if (!(await client.query(stmt('completeLease', [jobId, workerId]))).rowCount) return;
       await this.boss.complete(JOB_QUEUE, jobId, {}, { db: bossDb(client) });
     });
   }
 
   async release(jobId: string, workerId: string): Promise<void> {
     if (!UUID.test(jobId)) return;
-    await this.pool.query(SQL.releaseJob, [jobId, workerId]);
+    await this.pool.query(stmt('releaseJob', [jobId, workerId]));
   }
 
   async queued(): Promise<number> {

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { inTransaction } from './connection.js';
-import { SQL } from './statements.js';
+import { stmt } from './statements.js';
 
 /**
  * Versioned schema changes, applied in order in one transaction, and recorded in schema_migrations.
@@ -107,7 +107,7 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
 
 /** Whether Outpaint's tables exist in the schema (the pool's search_path). */
 export async function isInstalled(pool: pg.Pool): Promise<boolean> {
-  const { rows } = await pool.query<{ found: boolean }>(SQL.migrationsTableExists);
+  const { rows } = await pool.query<{ found: boolean }>(stmt('migrationsTableExists'));
   return rows[0].found;
 }
 
@@ -118,7 +118,7 @@ export async function isInstalled(pool: pg.Pool): Promise<boolean> {
  */
 export async function migrate(pool: pg.Pool, schema: string): Promise<number> {
   return inTransaction(pool, async (client) => {
-    await client.query(SQL.lockMigrations, [schema]);
+    await client.query(stmt('lockMigrations', [schema]));
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(`SET LOCAL search_path TO ${schema}`);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -126,7 +126,7 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<number> {
       name       text NOT NULL,
       applied_at bigint NOT NULL
     )`);
-    const current = (await client.query<{ v: number | null }>(SQL.schemaVersion)).rows[0].v ?? 0;
+    const current = (await client.query<{ v: number | null }>(stmt('schemaVersion'))).rows[0].v ?? 0;
     const known = Math.max(0, ...MIGRATIONS.map((m) => m.version));
     if (current > known) {
       throw new Error(`database schema version ${current} is newer than this program knows (${known}); upgrade Outpaint`);
@@ -134,7 +134,7 @@ export async function migrate(pool: pg.Pool, schema: string): Promise<number> {
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue;
       await client.query(m.sql);
-      await client.query(SQL.recordMigration, [m.version, m.name]);
+      await client.query(stmt('recordMigration', [m.version, m.name]));
     }
     return Math.max(current, known);
   });

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { SecretStore } from '../secret-store.js';
-import { SQL } from './statements.js';
+import { stmt } from './statements.js';
 
 /** Secrets in the shared database, so that every node signs and verifies with the same ones. */
 export class PgSecretStore implements SecretStore {
@@ -10,14 +10,14 @@ export class PgSecretStore implements SecretStore {
     const stored = await this.read(name);
     if (stored) return stored;
     // Racing nodes each insert theirs; the first one stays (ON CONFLICT DO NOTHING) and all read it.
-    await this.pool.query(SQL.insertSecret, [name, create()]);
+    await this.pool.query(stmt('insertSecret', [name, create()]));
     const winner = await this.read(name);
     if (!winner) throw new Error(`secret ${name} was stored but cannot be read back`);
     return winner;
   }
 
   private async read(name: string): Promise<Buffer | null> {
-    const { rows } = await this.pool.query<{ value: Buffer }>(SQL.secretByName, [name]);
+    const { rows } = await this.pool.query<{ value: Buffer }>(stmt('secretByName', [name]));
     return rows[0]?.value ?? null;
   }
 }

@@ -128,17 +128,27 @@ export const SQL = {
 
   // Rate windows
   /**
-   * One hit, counted for every node at once: the row is created, or counted up, or started afresh when
-   * its window is over, in one statement (the row lock orders concurrent hits). now() is the
-   * statement's time here (its own transaction), the same value in every use.
+   * $3 hits of one key, counted for every node at once: the row is created, or counted up, or started
+   * afresh when its window is over, in one statement (the row lock orders concurrent upserts). now() is
+   * the statement's time here (its own transaction), the same value in every use.
    */
   rateHit: `INSERT INTO rate_windows AS w (key, started_at, window_ms, count)
-      VALUES ($1, (extract(epoch FROM now()) * 1000)::bigint, $2, 1)
+      VALUES ($1, (extract(epoch FROM now()) * 1000)::bigint, $2, $3)
     ON CONFLICT (key) DO UPDATE SET
-      count = CASE WHEN w.started_at + w.window_ms <= EXCLUDED.started_at THEN 1 ELSE w.count + 1 END,
+      count = CASE WHEN w.started_at + w.window_ms <= EXCLUDED.started_at THEN EXCLUDED.count ELSE w.count + EXCLUDED.count END,
       started_at = CASE WHEN w.started_at + w.window_ms <= EXCLUDED.started_at THEN EXCLUDED.started_at ELSE w.started_at END,
       window_ms = EXCLUDED.window_ms
     RETURNING count, started_at + window_ms - (extract(epoch FROM now()) * 1000)::bigint AS reset_in_ms`,
   /** Windows over for a while: their keys (IPs, accounts) come back as new rows if they come back. */
   sweepRateWindows: `DELETE FROM rate_windows WHERE started_at + window_ms < ${NOW_MS} - 60000`,
 } as const;
+
+export type StatementName = keyof typeof SQL;
+
+/**
+ * A statement by name, for pg to prepare once per connection and then only bind and execute: the
+ * per-request reads and the rate hit skip parsing and planning.
+ */
+export function stmt(name: StatementName, values: unknown[] = []): { name: string; text: string; values: unknown[] } {
+  return { name, text: SQL[name], values };
+}

@@ -11,7 +11,7 @@ import { taskFromRow, type TaskRow } from '../rows.js';
 import type { AdmissionLimits, CreateResult, ListPage, StatusChange, TaskStore } from '../task-store.js';
 import { inTransaction, PgPort, type Queryable } from './connection.js';
 import type { PgJobQueue } from './job-queue.js';
-import { SQL } from './statements.js';
+import { stmt, type StatementName } from './statements.js';
 
 export class PgTaskStore extends PgPort implements TaskStore {
   constructor(
@@ -23,16 +23,16 @@ export class PgTaskStore extends PgPort implements TaskStore {
 
   async create(task: NewTask, limits: AdmissionLimits, callbackBody: string | null): Promise<CreateResult> {
     return inTransaction(this.pool, async (client): Promise<CreateResult> => {
-      await client.query(SQL.lockAccount, [task.accountId]);
-      if (task.externalTaskId !== null && (await client.query(SQL.externalIdTaken, [task.accountId, task.externalTaskId])).rowCount) {
+      await client.query(stmt('lockAccount', [task.accountId]));
+      if (task.externalTaskId !== null && (await client.query(stmt('externalIdTaken', [task.accountId, task.externalTaskId]))).rowCount) {
         return { ok: false, reason: 'duplicate_external_task_id' };
       }
-      const slots = (await client.query<{ slots: number }>(SQL.slotsInUse, [task.accountId])).rows[0].slots;
+      const slots = (await client.query<{ slots: number }>(stmt('slotsInUse', [task.accountId]))).rows[0].slots;
       if (slots + task.params.n > limits.maxAccountSlots) return { ok: false, reason: 'account_slots_full' };
-      await client.query(SQL.lockQueueAdmission);
+      await client.query(stmt('lockQueueAdmission'));
       if ((await this.queue.claimable(client)) >= limits.maxQueuedJobs) return { ok: false, reason: 'queue_full' };
 
-      const { rows } = await client.query<TaskRow>(SQL.insertTask, [
+      const { rows } = await client.query<TaskRow>(stmt('insertTask', [
         task.id,
         task.accountId,
         task.externalTaskId,
@@ -42,7 +42,7 @@ export class PgTaskStore extends PgPort implements TaskStore {
         task.inputWidth,
         task.inputHeight,
         task.createdAt,
-      ]);
+      ]));
       await this.queue.send(client, task.id);
       await recordCallback(client, task.id, task.accountId, task.params.callbackUrl, callbackBody);
       return { ok: true, task: taskFromRow(rows[0]) };
@@ -50,37 +50,37 @@ export class PgTaskStore extends PgPort implements TaskStore {
   }
 
   async get(accountId: string, taskId: string): Promise<TaskRecord | null> {
-    return this.one(SQL.taskByAccountAndId, [accountId, taskId]);
+    return this.one('taskByAccountAndId', [accountId, taskId]);
   }
 
   async getByIdOrExternalId(accountId: string, id: string): Promise<TaskRecord | null> {
-    return this.one(SQL.taskByIdOrExternalId, [accountId, id]);
+    return this.one('taskByIdOrExternalId', [accountId, id]);
   }
 
   async getByExternalId(accountId: string, externalTaskId: string): Promise<TaskRecord | null> {
-    return this.one(SQL.taskByExternalId, [accountId, externalTaskId]);
+    return this.one('taskByExternalId', [accountId, externalTaskId]);
   }
 
   async getById(taskId: string): Promise<TaskRecord | null> {
-    return this.one(SQL.taskById, [taskId]);
+    return this.one('taskById', [taskId]);
   }
 
   async list(accountId: string, page: ListPage): Promise<TaskRecord[]> {
     const offset = (page.pageNum - 1) * page.pageSize;
-    const { rows } = await this.pool.query<TaskRow>(SQL.listTasks, [accountId, page.pageSize, offset]);
+    const { rows } = await this.pool.query<TaskRow>(stmt('listTasks', [accountId, page.pageSize, offset]));
     return rows.map(taskFromRow);
   }
 
   async updateStatus(taskId: string, change: StatusChange): Promise<TaskRecord | null> {
     return inTransaction(this.pool, async (client) => {
-      const { rows } = await client.query<TaskRow>(SQL.updateTaskStatus, [
+      const { rows } = await client.query<TaskRow>(stmt('updateTaskStatus', [
         taskId,
         change.from,
         change.status,
         change.statusMsg ?? '',
         change.images ? JSON.stringify(change.images) : null,
         change.at,
-      ]);
+      ]));
       if (rows.length === 0) return null;
       const updated = taskFromRow(rows[0]);
       await recordCallback(client, taskId, updated.accountId, updated.params.callbackUrl, change.callbackBody);
@@ -89,11 +89,11 @@ export class PgTaskStore extends PgPort implements TaskStore {
   }
 
   async setProgress(taskId: string, progress: number): Promise<void> {
-    await this.pool.query(SQL.raiseProgress, [taskId, progress]);
+    await this.pool.query(stmt('raiseProgress', [taskId, progress]));
   }
 
-  private async one(sql: string, params: unknown[]): Promise<TaskRecord | null> {
-    const { rows } = await this.pool.query<TaskRow>(sql, params);
+  private async one(name: StatementName, params: unknown[]): Promise<TaskRecord | null> {
+    const { rows } = await this.pool.query<TaskRow>(stmt(name, params));
     return rows.length ? taskFromRow(rows[0]) : null;
   }
 }
@@ -101,5 +101,5 @@ export class PgTaskStore extends PgPort implements TaskStore {
 /** Inside the caller's transaction. A body without a callback URL has nowhere to go and is dropped. */
 async function recordCallback(db: Queryable, taskId: string, accountId: string, url: string | null, body: string | null): Promise<void> {
   if (body === null || !url) return;
-  await db.query(SQL.insertCallback, [newCallbackId(), taskId, accountId, url, body]);
+  await db.query(stmt('insertCallback', [newCallbackId(), taskId, accountId, url, body]));
 }
