@@ -101,6 +101,27 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/** The schema in OUTPAINT_DATABASE_URL's `?schema=` goes into SQL unquoted: a plain lower-case identifier. */
+export const DATABASE_SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Refuses what cannot be a PostgreSQL URL (the message never repeats the URL: it may hold a password). */
+function checkDatabaseUrl(url: string): void {
+  const expected = 'expected postgres://user[:password]@host:5432/database[?schema=name]';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`OUTPAINT_DATABASE_URL is not a URL: ${expected}`);
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ConfigError(`OUTPAINT_DATABASE_URL: ${parsed.protocol}// is not PostgreSQL: ${expected}`);
+  }
+  const schema = parsed.searchParams.get('schema');
+  if (schema !== null && !DATABASE_SCHEMA_NAME.test(schema)) {
+    throw new ConfigError(`OUTPAINT_DATABASE_URL: schema=${schema}: expected a lower-case identifier ([a-z_][a-z0-9_]*, at most 63 characters)`);
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const str = (name: SettingName): string => {
     const v = env[name];
@@ -120,9 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const workers = num('OUTPAINT_WORKERS', 0);
   const databaseUrl = str('OUTPAINT_DATABASE_URL') || null;
-  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError('OUTPAINT_DATABASE_URL: expected postgres://user@host:5432/database[?schema=name]');
-  }
+  if (databaseUrl !== null) checkDatabaseUrl(databaseUrl);
   if (num('OUTPAINT_HEADERS_TIMEOUT_S', 1, false) > num('OUTPAINT_REQUEST_TIMEOUT_S', 1, false)) {
     throw new ConfigError('OUTPAINT_HEADERS_TIMEOUT_S must not exceed OUTPAINT_REQUEST_TIMEOUT_S');
   }

@@ -83,3 +83,26 @@ it('keys, serve and one task end to end on PostgreSQL + pg-boss, seen from two A
   const listed = await runCli(['keys', 'list', '--json'], { env });
   assert.equal(JSON.parse(listed.stdout).length, 2);
 });
+
+it('says in one line when PostgreSQL cannot be reached, or the URL cannot be one, naming the setting', async () => {
+  const data = await tempDataDir();
+  cleanups.push(() => data.cleanup());
+  const unreachable = 'postgres://outpaint:s3cret@127.0.0.1:1/test?schema=nowhere';
+  for (const args of [['keys', 'create', '--name', 'x'], ['serve']]) {
+    const r = await runCli(args, { env: { ...process.env, OUTPAINT_DATA_DIR: data.dir, OUTPAINT_PORT: '0', OUTPAINT_DATABASE_URL: unreachable } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      'outpaint: cannot open PostgreSQL database postgres://outpaint:***@127.0.0.1:1/test (schema nowhere): connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+  }
+  for (const [url, message] of [
+    ['postgres://postgres@127.0.0.1:5432/test?schema=Drop;', /^outpaint: OUTPAINT_DATABASE_URL: schema=Drop;: expected a lower-case identifier/],
+    ['mysql://root:pw@127.0.0.1/test', /^outpaint: OUTPAINT_DATABASE_URL: mysql:\/\/ is not PostgreSQL: expected postgres:\/\//],
+  ] as const) {
+    const r = await runCli(['keys', 'list'], { env: { ...process.env, OUTPAINT_DATA_DIR: data.dir, OUTPAINT_DATABASE_URL: url } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /pw@/);
+  }
+});

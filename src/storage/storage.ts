@@ -36,6 +36,17 @@ export class StorageNotFoundError extends Error {
   }
 }
 
+/** The database could not be reached or opened at all (wrong host, refused, bad credentials). */
+export class StorageUnavailableError extends Error {
+  constructor(
+    readonly location: string,
+    cause: unknown,
+  ) {
+    super(`cannot open ${location}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'StorageUnavailableError';
+  }
+}
+
 /** Everything Outpaint keeps, as `openStorage(config)` chose it: a database backend, blobs and shared state. */
 export interface Storage extends DatabaseBackend {
   blobs: BlobStore;

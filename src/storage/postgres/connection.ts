@@ -3,12 +3,10 @@
  * that every port of a backend (and pg-boss) shares.
  */
 import pg from 'pg';
+import { DATABASE_SCHEMA_NAME } from '../../config.js';
 
 /** The schema used when the URL names none. */
 export const DEFAULT_SCHEMA = 'outpaint';
-
-/** Schema names go into SQL and into pg-boss's DDL unquoted: plain lower-case identifiers only. */
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export interface DatabaseTarget {
   /** The URL for `pg`, without our own `schema` parameter. */
@@ -37,7 +35,7 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
     throw new DatabaseUrlError(`${parsed.protocol}// is not PostgreSQL: expected postgres://user@host:5432/database`);
   }
   const schema = parsed.searchParams.get('schema') ?? DEFAULT_SCHEMA;
-  if (!SCHEMA_NAME.test(schema)) {
+  if (!DATABASE_SCHEMA_NAME.test(schema)) {
     throw new DatabaseUrlError(`schema=${schema}: expected a lower-case identifier ([a-z_][a-z0-9_]*, at most 63)`);
   }
   parsed.searchParams.delete('schema');

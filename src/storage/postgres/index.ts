@@ -3,7 +3,7 @@
  * and rate windows in PostgreSQL, the waiting jobs in pg-boss, all in one schema on one pool. The SQL
  * lives in schema.ts (DDL) and statements.ts (queries).
  */
-import { StorageNotFoundError, type DatabaseBackend, type OpenOptions } from '../storage.js';
+import { StorageNotFoundError, StorageUnavailableError, type DatabaseBackend, type OpenOptions } from '../storage.js';
 import { PgCallbackOutbox } from './callback-outbox.js';
 import { createPool, parseDatabaseUrl } from './connection.js';
 import { PgJobQueue, startBoss } from './job-queue.js';
@@ -44,7 +44,11 @@ export async function openPostgresBackend(url: string, options: PostgresOptions 
   const target = parseDatabaseUrl(url);
   const pool = createPool(target, options.poolSize);
   try {
-    if (options.create === false && !(await isInstalled(pool))) throw new StorageNotFoundError(target.location);
+    // The first statement tells an unreachable server (or bad credentials) from everything later.
+    const installed = await isInstalled(pool).catch((err: unknown) => {
+      throw new StorageUnavailableError(target.location, err);
+    });
+    if (options.create === false && !installed) throw new StorageNotFoundError(target.location);
     await migrate(pool, target.schema);
     const onError = options.onError ?? ((err: Error) => process.emitWarning(`pg-boss: ${err.message}`));
     const boss = await startBoss(pool, target.schema, onError);
