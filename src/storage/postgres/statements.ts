@@ -44,7 +44,7 @@ export const SQL = {
    * and the external-id check hold across every API node.
    */
   lockAccount: `SELECT pg_advisory_xact_lock(${lockKey('account', '$1')})`,
-  /** The queue's length is shared by all accounts: taken after the account's lock, always in this order. */
+  /** The queue's length is shared by all accounts: taken after the account's lock, always in this order, just before the commit. */
   lockQueueAdmission: `SELECT pg_advisory_xact_lock(${lockKey('admission', "'queue'")})`,
   externalIdTaken: 'SELECT 1 FROM tasks WHERE account_id = $1 AND external_task_id = $2',
   slotsInUse: `SELECT COALESCE(SUM(n), 0)::bigint AS slots FROM tasks

@@ -1,8 +1,10 @@
 /**
- * Tasks on PostgreSQL. A create runs in one transaction holding the account's advisory lock and then
- * the queue-admission lock: the duplicate external id, the account's slots and the queue's length are
- * judged with no other create of the account (or, for the queue, of anyone) in between, on every node.
- * The task's pg-boss job and its first callback are written in that same transaction.
+ * Tasks on PostgreSQL. A create runs in one transaction holding the account's advisory lock and, at its
+ * end, the queue-admission lock: the duplicate external id, the account's slots and the queue's length
+ * are judged with no other create of the account (or, for the queue, of anyone) in between, on every
+ * node. The task's pg-boss job and its first callback are written in that same transaction. The locks
+ * are always taken in this order (account, then queue), so two creates never wait on each other in a
+ * circle.
  */
 import type pg from 'pg';
 import type { NewTask, TaskRecord } from '../../tasks/model.js';
@@ -22,31 +24,38 @@ export class PgTaskStore extends PgPort implements TaskStore {
   }
 
   async create(task: NewTask, limits: AdmissionLimits, callbackBody: string | null): Promise<CreateResult> {
-    return inTransaction(this.pool, async (client): Promise<CreateResult> => {
-      await client.query(stmt('lockAccount', [task.accountId]));
-      if (task.externalTaskId !== null && (await client.query(stmt('externalIdTaken', [task.accountId, task.externalTaskId]))).rowCount) {
-        return { ok: false, reason: 'duplicate_external_task_id' };
-      }
-      const slots = (await client.query<{ slots: number }>(stmt('slotsInUse', [task.accountId]))).rows[0].slots;
-      if (slots + task.params.n > limits.maxAccountSlots) return { ok: false, reason: 'account_slots_full' };
-      await client.query(stmt('lockQueueAdmission'));
-      if ((await this.queue.claimable(client)) >= limits.maxQueuedJobs) return { ok: false, reason: 'queue_full' };
+    try {
+      return await inTransaction(this.pool, async (client): Promise<CreateResult> => {
+        await client.query(stmt('lockAccount', [task.accountId]));
+        if (task.externalTaskId !== null && (await client.query(stmt('externalIdTaken', [task.accountId, task.externalTaskId]))).rowCount) {
+          return { ok: false, reason: 'duplicate_external_task_id' };
+        }
+        const slots = (await client.query<{ slots: number }>(stmt('slotsInUse', [task.accountId]))).rows[0].slots;
+        if (slots + task.params.n > limits.maxAccountSlots) return { ok: false, reason: 'account_slots_full' };
 
-      const { rows } = await client.query<TaskRow>(stmt('insertTask', [
-        task.id,
-        task.accountId,
-        task.externalTaskId,
-        task.params.n,
-        JSON.stringify(task.params),
-        task.inputKey,
-        task.inputWidth,
-        task.inputHeight,
-        task.createdAt,
-      ]));
-      await this.queue.send(client, task.id);
-      await recordCallback(client, task.id, task.accountId, task.params.callbackUrl, callbackBody);
-      return { ok: true, task: taskFromRow(rows[0]) };
-    });
+        const { rows } = await client.query<TaskRow>(stmt('insertTask', [
+          task.id,
+          task.accountId,
+          task.externalTaskId,
+          task.params.n,
+          JSON.stringify(task.params),
+          task.inputKey,
+          task.inputWidth,
+          task.inputHeight,
+          task.createdAt,
+        ]));
+        await this.queue.send(client, task.id);
+        await recordCallback(client, task.id, task.accountId, task.params.callbackUrl, callbackBody);
+        // The queue's length is judged last, so that the installation-wide lock is held only for one
+        // count and the commit. The count sees every committed job and this transaction's own.
+        await client.query(stmt('lockQueueAdmission'));
+        if ((await this.queue.claimable(client)) > limits.maxQueuedJobs) throw new QueueFull();
+        return { ok: true, task: taskFromRow(rows[0]) };
+      });
+    } catch (err) {
+      if (err instanceof QueueFull) return { ok: false, reason: 'queue_full' }; // rolled back: nothing written
+      throw err;
+    }
   }
 
   async get(accountId: string, taskId: string): Promise<TaskRecord | null> {
@@ -97,6 +106,9 @@ export class PgTaskStore extends PgPort implements TaskStore {
     return rows.length ? taskFromRow(rows[0]) : null;
   }
 }
+
+/** Thrown inside create's transaction to roll back what it wrote before the queue was found full. */
+class QueueFull extends Error {}
 
 /** Inside the caller's transaction. A body without a callback URL has nowhere to go and is dropped. */
 async function recordCallback(db: Queryable, taskId: string, accountId: string, url: string | null, body: string | null): Promise<void> {
