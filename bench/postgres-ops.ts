@@ -22,22 +22,32 @@ const schema = await freshSchema();
 const backend = await openPostgresBackend(schema.url);
 const roomy = { maxAccountSlots: 1e9, maxQueuedJobs: 1e9 };
 
-/** Runs `op` from `concurrency` loops for `seconds`; prints ops/s and the mean latency. */
-async function measure(label: string, op: (caller: number, i: number) => Promise<unknown>): Promise<void> {
-  const end = performance.now() + seconds * 1000;
+/**
+ * Runs `op` from `concurrency` loops for `seconds` (or until an op answers false: nothing left); prints
+ * ops/s and the mean latency. Returns how many ops ran.
+ */
+async function measure(label: string, op: (caller: number, i: number) => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  const end = start + seconds * 1000;
   let done = 0;
   let busy = 0;
+  let exhausted = false;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, caller) => {
-      for (let i = 0; performance.now() < end; i++) {
+      for (let i = 0; !exhausted && performance.now() < end; i++) {
         const t0 = performance.now();
-        await op(caller, i);
+        if ((await op(caller, i)) === false) {
+          exhausted = true;
+          break;
+        }
         busy += performance.now() - t0;
         done++;
       }
     }),
   );
-  process.stdout.write(`  ${label.padEnd(44)} ${(done / seconds).toFixed(0).padStart(7)} ops/s  ${(busy / done).toFixed(2).padStart(6)} ms each\n`);
+  const elapsed = (performance.now() - start) / 1000;
+  process.stdout.write(`  ${label.padEnd(52)} ${(done / elapsed).toFixed(0).padStart(7)} ops/s  ${(busy / done).toFixed(2).padStart(6)} ms each\n`);
+  return done;
 }
 
 try {
@@ -48,13 +58,15 @@ try {
   await measure('query one task (read by id)', () => backend.tasks.getByIdOrExternalId('acct_a', task.task.id));
   await measure('rate hit, one key per caller', (c) => backend.rateCounter.hit(`bench:${c}`, 60_000));
   await measure('heartbeat', async (c) => backend.queue.heartbeat('00000000-0000-0000-0000-000000000000', `w${c}`, 60_000));
-  await measure('create (task + pg-boss job), one account per caller', (c) =>
+  const created = await measure('create (task + pg-boss job), one account per caller', (c) =>
     backend.tasks.create(newTask({ accountId: `acct_${c}` }), roomy, null),
   );
-  await measure('claim + complete (jobs waiting)', async (c) => {
+  const claimed = await measure('claim + complete, while jobs wait', async (c) => {
     const job = await backend.queue.claim(`w${c}`, 60_000);
-    if (job) await backend.queue.complete(job.id, `w${c}`);
+    if (!job) return false;
+    await backend.queue.complete(job.id, `w${c}`);
   });
+  process.stdout.write(`  (${claimed} of the ${created} created jobs claimed and completed)\n`);
 } finally {
   await backend.close();
   await schema.drop();

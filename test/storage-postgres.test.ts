@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
+import pg from 'pg';
 import { openStorage } from '../src/storage/index.js';
 import { MIGRATIONS, openPostgresBackend, type PostgresBackend } from '../src/storage/postgres/index.js';
 import { StorageNotFoundError } from '../src/storage/storage.js';
@@ -16,7 +17,7 @@ import { keyStoreContract } from './contract/key-store.contract.js';
 import { rateCounterContract } from './contract/rate-counter.contract.js';
 import { secretStoreContract } from './contract/secret-store.contract.js';
 import { taskStoreContract } from './contract/task-store.contract.js';
-import { freshSchema, sql, type TestSchema } from './support/postgres.js';
+import { freshSchema, POSTGRES_URL, sql, type TestSchema } from './support/postgres.js';
 import { tempDir } from './support/tmp.js';
 
 async function openFresh(): Promise<TaskBackend> {
@@ -210,6 +211,30 @@ describe('PostgreSQL backend specifics', () => {
       assert.equal(refused.ok, false);
       assert.equal((await sql(`SELECT COUNT(*)::int AS n FROM ${s.name}.job`))[0].n, 1);
     } finally {
+      await backend.close();
+    }
+  });
+
+  it('finishes a pg-boss job that no task can use instead of failing every claim on it', async () => {
+    const s = await schema();
+    const backend = await openPostgresBackend(s.url);
+    const client = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path=${s.name}` });
+    await client.connect();
+    try {
+      const task = await createOk(backend.tasks, newTask());
+      const running = (await backend.queue.claim('w1', 60_000))!;
+      // A second job for a task that has one, and a job for no task, sent behind the backend's back.
+      await backend.queue.send(client, task.id);
+      await backend.queue.send(client, 'task_gone');
+      assert.equal(await backend.queue.queued(), 2);
+      assert.equal(await backend.queue.claim('w2', 60_000), null);
+      assert.equal(await backend.queue.claim('w2', 60_000), null);
+      assert.equal(await backend.queue.queued(), 0);
+      const states = await sql<{ state: string; n: number }>(`SELECT state, COUNT(*)::int AS n FROM ${s.name}.job GROUP BY state ORDER BY state`);
+      assert.deepEqual(states, [{ state: 'active', n: 1 }, { state: 'completed', n: 2 }]);
+      assert.equal(await backend.queue.heartbeat(running.id, 'w1', 60_000), true);
+    } finally {
+      await client.end();
       await backend.close();
     }
   });

@@ -78,7 +78,10 @@ export class PgJobQueue extends PgPort implements JobQueue {
       if (db.failure) throw db.failure;
       if (!job) return null;
       const { rows } = await client.query<LeaseRow>(stmt('insertLease', [job.id, job.data.taskId, workerId, leaseMs]));
-      return claimed(rows[0]);
+      if (rows.length) return claimed(rows[0]);
+      // Finished here rather than failing every claim after this one; the worker polls again.
+      await this.boss.complete(JOB_QUEUE, job.id, { orphaned: true }, { db });
+      return null;
     });
   }
 

@@ -81,9 +81,13 @@ export const SQL = {
       SELECT job_id FROM job_leases WHERE expires_at <= ${NOW_MS}
       ORDER BY first_claimed_at, job_id LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING job_id, task_id, attempt`,
-  /** The lease of a job just fetched from pg-boss (in the fetch's transaction). */
+  /**
+   * The lease of a job just fetched from pg-boss (in the fetch's transaction). No row when the job is
+   * one no task can use (its task is gone, or already has a job): the caller completes it instead.
+   */
   insertLease: `INSERT INTO job_leases (job_id, task_id, owner, expires_at, attempt, first_claimed_at)
-    VALUES ($1, $2, $3, ${NOW_MS} + $4, 1, ${NOW_MS})
+    SELECT $1, $2, $3, ${NOW_MS} + $4, 1, ${NOW_MS} WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $2)
+    ON CONFLICT DO NOTHING
     RETURNING job_id, task_id, attempt`,
   heartbeatJob: `UPDATE job_leases SET expires_at = ${NOW_MS} + $3 WHERE job_id = $1 AND owner = $2`,
   completeLease: 'DELETE FROM job_leases WHERE job_id = $1 AND owner = $2',
