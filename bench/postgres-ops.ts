@@ -57,7 +57,9 @@ try {
   await backend.queue.complete((await backend.queue.claim('w', 60_000))!.id, 'w');
   await measure('query one task (read by id)', () => backend.tasks.getByIdOrExternalId('acct_a', task.task.id));
   await measure('rate hit, one key per caller', (c) => backend.rateCounter.hit(`bench:${c}`, 60_000));
-  await measure('heartbeat', async (c) => backend.queue.heartbeat('00000000-0000-0000-0000-000000000000', `w${c}`, 60_000));
+  await measure('heartbeat (an UPDATE by primary key)', async (c) => {
+    await backend.queue.heartbeat('00000000-0000-0000-0000-000000000000', `w${c}`, 60_000);
+  });
   const created = await measure('create (task + pg-boss job), one account per caller', (c) =>
     backend.tasks.create(newTask({ accountId: `acct_${c}` }), roomy, null),
   );
