@@ -110,25 +110,25 @@ export class PgJobQueue extends PgPort implements JobQueue {
 
 /**
  * Starts pg-boss on the backend's pool in `schema` (its tables beside ours) and creates the queue. Nodes
- * starting together take turns (a session advisory lock on a connection of its own): pg-boss's install
- * and its queue's partition table are DDL that deadlocks when run concurrently. pg-boss's maintenance
- * (archiving finished jobs) runs on every node, one at a time; its cron scheduler is not used.
+ * starting together take turns: pg-boss's install and its queue's partition table are DDL that deadlocks
+ * when run concurrently, so a transaction of our own holds an advisory lock meanwhile (a transaction,
+ * not a session lock: it ends with the connection, and a transaction-mode pooler keeps it on one
+ * server connection). pg-boss's maintenance (archiving finished jobs) runs on every node, one at a time;
+ * its cron scheduler is not used.
  */
 export async function startBoss(pool: pg.Pool, schema: string, onError: (err: Error) => void): Promise<PgBoss> {
   const boss = new PgBoss({ db: bossDb(pool), schema, schedule: false, supervise: true, migrate: true });
   boss.on('error', onError);
-  const turn = await pool.connect();
   try {
-    await turn.query(stmt('lockBossSetup', [schema]));
-    await boss.start();
-    if (!(await boss.getQueue(JOB_QUEUE))) {
-      await boss.createQueue(JOB_QUEUE, { name: JOB_QUEUE, retryLimit: 0, expireInSeconds: 23 * 3600, retentionMinutes: 30 * 24 * 60 });
-    }
-    await turn.query(stmt('unlockBossSetup', [schema]));
-    turn.release();
+    await inTransaction(pool, async (turn) => {
+      await turn.query(stmt('lockBossSetup', [schema]));
+      await boss.start();
+      if (!(await boss.getQueue(JOB_QUEUE))) {
+        await boss.createQueue(JOB_QUEUE, { name: JOB_QUEUE, retryLimit: 0, expireInSeconds: 23 * 3600, retentionMinutes: 30 * 24 * 60 });
+      }
+    });
   } catch (err) {
-    // Its timers would keep the process alive; the lock goes with the closed connection.
-    turn.release(true);
+    // Its timers would keep the process alive.
     await boss.stop({ graceful: false, close: false }).catch(() => undefined);
     throw err;
   }

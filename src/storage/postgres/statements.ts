@@ -27,9 +27,8 @@ export const SQL = {
   migrationsTableExists: `SELECT to_regclass('schema_migrations') IS NOT NULL AS found`,
   lockMigrations: `SELECT pg_advisory_xact_lock(${lockKey('migrate', '$1')})`,
   schemaVersion: 'SELECT MAX(version) AS v FROM schema_migrations',
-  /** Held by one connection while pg-boss is installed and its queue created (DDL), released after. */
-  lockBossSetup: `SELECT pg_advisory_lock(${lockKey('boss-setup', '$1')})`,
-  unlockBossSetup: `SELECT pg_advisory_unlock(${lockKey('boss-setup', '$1')})`,
+  /** Held by a transaction of its own while pg-boss is installed and its queue created (DDL) on other connections. */
+  lockBossSetup: `SELECT pg_advisory_xact_lock(${lockKey('boss-setup', '$1')})`,
   recordMigration: `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, ${NOW_MS})`,
 
   // Tasks
