@@ -47,7 +47,8 @@ interface Target {
 const targets: Target[] = args.map((arg) => {
   const m = /^([^=]+)=([^@]+)(?:@(.*))?$/.exec(arg);
   if (!m) throw new Error(`expected LABEL=CHECKOUT[@ENV=V,…], got ${arg}`);
-  const env = Object.fromEntries((m[3] ?? '').split(',').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
+  // A value may hold '=' itself (a URL's query): split each pair at its first one.
+  const env = Object.fromEntries((m[3] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   return { label: m[1], cli: path.resolve(m[2], 'dist/src/cli/main.js'), env };
 });
 

@@ -9,6 +9,11 @@ export const SETTINGS = {
   OUTPAINT_HOST: { default: '127.0.0.1', help: 'Address the HTTP server listens on.' },
   OUTPAINT_PORT: { default: '8080', help: 'Port the HTTP server listens on (0 picks a free one).' },
   OUTPAINT_DATA_DIR: { default: './data', help: 'Where the embedded database and files live.' },
+  OUTPAINT_DATABASE_URL: {
+    default: '',
+    help:
+      'postgres://user[:password]@host:5432/db[?schema=name] selects PostgreSQL + pg-boss (scale-out; schema default outpaint); unset: the embedded SQLite database.',
+  },
   OUTPAINT_PUBLIC_URL: { default: '', help: 'Base URL put in result links (default: http://HOST:PORT).' },
   OUTPAINT_WORKERS: { default: '0', help: 'Engine worker threads; 0 means one per core.' },
   OUTPAINT_QUALITY: { default: 'balanced', help: 'Engine quality preset: fast, balanced or best.' },
@@ -90,6 +95,8 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** PostgreSQL + pg-boss instead of the embedded database; null: embedded. */
+  databaseUrl: string | null;
   publicUrl: string | null;
   workers: number;
   quality: 'fast' | 'balanced' | 'best';
@@ -125,6 +132,27 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/** The schema in OUTPAINT_DATABASE_URL's `?schema=` goes into SQL unquoted: a plain lower-case identifier. */
+export const DATABASE_SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Refuses what cannot be a PostgreSQL URL (the message never repeats the URL: it may hold a password). */
+function checkDatabaseUrl(url: string): void {
+  const expected = 'expected postgres://user[:password]@host:5432/database[?schema=name]';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`OUTPAINT_DATABASE_URL is not a URL: ${expected}`);
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new ConfigError(`OUTPAINT_DATABASE_URL: ${parsed.protocol}// is not PostgreSQL: ${expected}`);
+  }
+  const schema = parsed.searchParams.get('schema');
+  if (schema !== null && !DATABASE_SCHEMA_NAME.test(schema)) {
+    throw new ConfigError(`OUTPAINT_DATABASE_URL: schema=${schema}: expected a lower-case identifier ([a-z_][a-z0-9_]*, at most 63 characters)`);
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const str = (name: SettingName): string => {
     const v = env[name];
@@ -149,6 +177,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`${name}=${str(name)}: expected true or false`);
   };
   const workers = num('OUTPAINT_WORKERS', 0);
+  const databaseUrl = str('OUTPAINT_DATABASE_URL') || null;
+  if (databaseUrl !== null) checkDatabaseUrl(databaseUrl);
   if (num('OUTPAINT_HEADERS_TIMEOUT_S', 1, false) > num('OUTPAINT_REQUEST_TIMEOUT_S', 1, false)) {
     throw new ConfigError('OUTPAINT_HEADERS_TIMEOUT_S must not exceed OUTPAINT_REQUEST_TIMEOUT_S');
   }
@@ -177,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: str('OUTPAINT_HOST'),
     port: num('OUTPAINT_PORT', 0),
     dataDir: path.resolve(str('OUTPAINT_DATA_DIR')),
+    databaseUrl,
     publicUrl: str('OUTPAINT_PUBLIC_URL').replace(/\/+$/, '') || null,
     workers: workers === 0 ? Math.max(1, os.availableParallelism()) : workers,
     quality,

@@ -14,6 +14,7 @@ import { registerServeCommand } from './serve.js';
 import { registerTokenCommand } from './token.js';
 import { registerWorkerCommand } from './worker.js';
 import { CliError } from './errors.js';
+import { StorageUnavailableError } from '../storage/storage.js';
 
 const { version, scripts } = createRequire(import.meta.url)('../../../package.json') as {
   version: string;
@@ -50,6 +51,10 @@ try {
   } else if (err instanceof CliError) {
     process.stderr.write(`outpaint: ${err.message}\n`);
     process.exitCode = err.exitCode;
+  } else if (err instanceof StorageUnavailableError) {
+    // Not a bug to trace: the database is down or the settings point elsewhere.
+    process.stderr.write(`outpaint: ${err.message}\n`);
+    process.exitCode = 1;
   } else {
     process.stderr.write(`outpaint: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
     process.exitCode = 1;

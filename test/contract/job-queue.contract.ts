@@ -116,6 +116,17 @@ export function jobQueueContract(name: string, open: () => Promise<TaskBackend>)
       assert.equal(again?.attempt, 1);
     });
 
+    it("ends a worker's hold on a job it released: its heartbeat and complete then do nothing", async () => {
+      await addTasks(1);
+      const job = (await backend.queue.claim('w1', 60_000))!;
+      await backend.queue.release(job.id, 'w1');
+      assert.equal(await backend.queue.heartbeat(job.id, 'w1', 60_000), false);
+      await backend.queue.complete(job.id, 'w1');
+      const again = await backend.queue.claim('w2', 60_000);
+      assert.equal(again?.id, job.id);
+      assert.equal(again?.attempt, 1);
+    });
+
     it('enqueues at most one unfinished job per task', async () => {
       const [taskId] = await addTasks(1);
       await backend.queue.enqueue(taskId); // already queued by create

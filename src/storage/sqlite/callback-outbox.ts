@@ -1,6 +1,6 @@
 import type { CallbackDelivery, CallbackOutbox } from '../callback-outbox.js';
 import { SqlitePort } from './connection.js';
-import { callbackFromRow } from './rows.js';
+import { callbackFromRow } from '../rows.js';
 
 export class SqliteCallbackOutbox extends SqlitePort implements CallbackOutbox {
   async claimDue(now: number, limit: number, leaseMs: number): Promise<CallbackDelivery[]> {

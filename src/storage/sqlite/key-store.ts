@@ -1,7 +1,7 @@
 import type { ApiKeyRecord } from '../../accounts/model.js';
 import type { KeyStore } from '../key-store.js';
 import { SqlitePort } from './connection.js';
-import { keyFromRow, sha256Hex } from './rows.js';
+import { keyFromRow, sha256Hex } from '../rows.js';
 
 export class SqliteKeyStore extends SqlitePort implements KeyStore {
   async create(key: ApiKeyRecord): Promise<void> {

@@ -6,7 +6,7 @@
  * database's clock, never from the calling process: with the PostgreSQL backend several machines share
  * one database, and the SQLite backend keeps the same rule so that both behave alike.
  */
-import type { CallbackRow, KeyRow, TaskRow } from './rows.js';
+import type { CallbackRow, KeyRow, TaskRow } from '../rows.js';
 import type { DB } from './schema.js';
 
 /** The database's clock in Unix milliseconds. */

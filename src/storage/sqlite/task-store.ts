@@ -8,7 +8,7 @@ import type { NewTask, TaskRecord } from '../../tasks/model.js';
 import { newCallbackId } from '../ids.js';
 import type { AdmissionLimits, CreateResult, ListPage, StatusChange, TaskStore } from '../task-store.js';
 import { SqlitePort } from './connection.js';
-import { taskFromRow } from './rows.js';
+import { taskFromRow } from '../rows.js';
 
 export class SqliteTaskStore extends SqlitePort implements TaskStore {
   async create(task: NewTask, limits: AdmissionLimits, callbackBody: string | null): Promise<CreateResult> {

@@ -1,8 +1,8 @@
-/** Rows of the SQLite tables and their domain records. */
+/** Rows of the SQL backends' tables (SQLite and PostgreSQL name their columns alike) and their domain records. */
 import { createHash } from 'node:crypto';
-import type { ApiKeyRecord } from '../../accounts/model.js';
-import type { ResultImage, TaskRecord, TaskStatus } from '../../tasks/model.js';
-import type { CallbackDelivery } from '../callback-outbox.js';
+import type { ApiKeyRecord } from '../accounts/model.js';
+import type { ResultImage, TaskRecord, TaskStatus } from '../tasks/model.js';
+import type { CallbackDelivery } from './callback-outbox.js';
 
 export interface TaskRow {
   id: string;
