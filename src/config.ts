@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 
 /**
  * Every setting is an environment variable; this table is the single list (the README's settings table
@@ -9,7 +10,16 @@ export const SETTINGS = {
   OUTPAINT_HOST: { default: '127.0.0.1', help: 'Address the HTTP server listens on.' },
   OUTPAINT_PORT: { default: '8080', help: 'Port the HTTP server listens on (0 picks a free one).' },
   OUTPAINT_DATA_DIR: { default: './data', help: 'Where the embedded database and files live.' },
-  OUTPAINT_PUBLIC_URL: { default: '', help: 'Base URL put in result links (default: http://HOST:PORT).' },
+  OUTPAINT_PUBLIC_URL: { default: '', help: 'Base URL put in result links (default: http://HOST:PORT, https:// with TLS).' },
+  OUTPAINT_TLS_CERT: {
+    default: '',
+    help: 'PEM file of the certificate (and chain) to serve HTTPS with; needs OUTPAINT_TLS_KEY. Both are re-read on SIGHUP.',
+  },
+  OUTPAINT_TLS_KEY: { default: '', help: 'PEM file of the private key of OUTPAINT_TLS_CERT.' },
+  OUTPAINT_TRUST_PROXY: {
+    default: '',
+    help: 'Comma-separated IPs or CIDRs (or loopback, linklocal, uniquelocal) of reverse proxies whose X-Forwarded-For gives the client IP.',
+  },
   OUTPAINT_WORKERS: { default: '0', help: 'Engine worker threads; 0 means one per core.' },
   OUTPAINT_QUALITY: { default: 'balanced', help: 'Engine quality preset: fast, balanced or best.' },
   OUTPAINT_RESULT_TTL_DAYS: { default: '30', help: 'How long result files and their URLs stay valid.' },
@@ -53,6 +63,10 @@ export const SETTINGS = {
   OUTPAINT_TOKEN_SKEW_S: { default: '10', help: 'Clock skew allowed on JWT exp and nbf.' },
   OUTPAINT_SHUTDOWN_GRACE_S: { default: '30', help: 'On SIGTERM, how long running jobs may finish before they are handed back.' },
   OUTPAINT_LOG_LEVEL: { default: 'info', help: 'pino log level; debug also logs every successful GET.' },
+  OUTPAINT_METRICS: {
+    default: 'off',
+    help: 'GET /metrics (Prometheus): off (404), open, or bearer:TOKEN (16+ characters) to require Authorization: Bearer TOKEN.',
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -90,7 +104,24 @@ export interface Config {
   tokenSkewSeconds: number;
   shutdownGraceMs: number;
   logLevel: string;
+  /** PEM files to serve HTTPS with; null: plain HTTP. */
+  tls: TlsFiles | null;
+  /** Addresses and CIDRs (or proxy-addr's names loopback, linklocal, uniquelocal) of trusted proxies. */
+  trustProxy: string[];
+  metrics: MetricsAccess;
 }
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** Who may read GET /metrics. */
+export type MetricsAccess = { mode: 'off' } | { mode: 'open' } | { mode: 'bearer'; token: string };
+
+/** A bearer token for /metrics shorter than this is refused: it would be guessable. */
+const MIN_METRICS_TOKEN_LENGTH = 16;
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 
 export class ConfigError extends Error {}
 
@@ -116,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('OUTPAINT_HEADERS_TIMEOUT_S must not exceed OUTPAINT_REQUEST_TIMEOUT_S');
   }
   return {
+    ...networkSettings(str),
     host: str('OUTPAINT_HOST'),
     port: num('OUTPAINT_PORT', 0),
     dataDir: path.resolve(str('OUTPAINT_DATA_DIR')),
@@ -152,4 +184,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: num('OUTPAINT_SHUTDOWN_GRACE_S', 0, false) * 1000,
     logLevel: str('OUTPAINT_LOG_LEVEL'),
   };
+}
+
+/** TLS, trusted proxies and metrics access: settings checked beyond a number's range. */
+function networkSettings(str: (name: SettingName) => string): Pick<Config, 'tls' | 'trustProxy' | 'metrics'> {
+  const cert = str('OUTPAINT_TLS_CERT');
+  const key = str('OUTPAINT_TLS_KEY');
+  if (Boolean(cert) !== Boolean(key)) {
+    const [set, missing] = cert ? ['OUTPAINT_TLS_CERT', 'OUTPAINT_TLS_KEY'] : ['OUTPAINT_TLS_KEY', 'OUTPAINT_TLS_CERT'];
+    throw new ConfigError(`${missing} is not set: HTTPS needs both OUTPAINT_TLS_CERT and OUTPAINT_TLS_KEY (${set} is set)`);
+  }
+  const trustProxy = str('OUTPAINT_TRUST_PROXY')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of trustProxy) {
+    if (!PROXY_RANGE_NAMES.includes(entry) && !ipaddr.isValid(entry) && !isCidr(entry)) {
+      throw new ConfigError(`OUTPAINT_TRUST_PROXY: ${JSON.stringify(entry)} is not an IP address, a CIDR or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+  }
+  return { tls: cert ? { certFile: path.resolve(cert), keyFile: path.resolve(key) } : null, trustProxy, metrics: metricsAccess(str('OUTPAINT_METRICS')) };
+}
+
+function isCidr(s: string): boolean {
+  try {
+    ipaddr.parseCIDR(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function metricsAccess(raw: string): MetricsAccess {
+  if (raw === 'off' || raw === 'open') return { mode: raw };
+  if (raw.startsWith('bearer:')) {
+    const token = raw.slice('bearer:'.length);
+    if (token.length < MIN_METRICS_TOKEN_LENGTH || /\s/.test(token)) {
+      throw new ConfigError(`OUTPAINT_METRICS: the bearer token must be at least ${MIN_METRICS_TOKEN_LENGTH} characters without spaces (it has ${token.length})`);
+    }
+    return { mode: 'bearer', token };
+  }
+  throw new ConfigError('OUTPAINT_METRICS: expected off, open or bearer:TOKEN');
 }

@@ -22,6 +22,11 @@ export interface Outpaint {
   storage: Storage;
   /** The key created on the very first start of an API (no key in the database yet), else null. */
   firstKey: ApiKeyRecord | null;
+  /**
+   * Re-reads the TLS certificate and key for new connections (SIGHUP). A bad file keeps the current
+   * pair: logged as an error, and the promise still resolves (false); true once the new pair is in use.
+   */
+  reloadTls(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -56,7 +61,7 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
     // which is replaced then.
     const secret = await resultUrlSecret(storage.secrets);
     const signerFor = (publicUrl: string) => createResultUrlSigner({ publicUrl, secret, ttlMs: config.resultTtlMs });
-    let publicUrl = config.publicUrl ?? `http://${config.host}:${config.port}`;
+    let publicUrl = config.publicUrl ?? `${config.tls ? 'https' : 'http'}://${config.host}:${config.port}`;
     let signer = signerFor(publicUrl);
     const urls: ResultUrlSigner = {
       ttlMs: config.resultTtlMs,
@@ -87,6 +92,17 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
       url: publicUrl,
       storage,
       firstKey,
+      async reloadTls() {
+        if (!api || !config.tls) return false;
+        try {
+          await api.reloadTls();
+          logger.info({ cert: config.tls.certFile }, 'TLS certificate reloaded');
+          return true;
+        } catch (err) {
+          logger.error({ cause: (err as Error).message }, 'TLS reload failed; the current certificate stays in use');
+          return false;
+        }
+      },
       close: () =>
         (closing ??= (async () => {
           clearInterval(logFlush);

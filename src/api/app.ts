@@ -51,6 +51,8 @@ export interface AppDeps {
   /** Request counts behind the rate limit (per process, or shared by every node). */
   rateCounter: RateCounter;
   logger: Logger;
+  /** The certificate and key to serve HTTPS with (PEM); absent: plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer };
   /** Readiness for GET /readyz: resolves when the database answers, rejects (or resolves false) if not. */
   ready: () => Promise<unknown>;
   /** Override for tests. */
@@ -64,7 +66,20 @@ export const SUCCEED = 'SUCCEED';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
+  // Slow clients are cut off (408 in the envelope, by answerClientError): the request line and headers
+  // must arrive within headersTimeout (slowloris, and connections that never send anything), the whole
+  // request within requestTimeout (a body trickled in); Node checks both every connectionsCheckingInterval.
+  // With TLS these go to the HTTPS server beside the certificate (Fastify reads `http` only without it).
+  const serverOptions = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    maxHeaderSize: config.maxHeaderBytes,
+    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+  };
   const app = Fastify({
+    ...(deps.tls ? { https: { ...serverOptions, cert: deps.tls.cert, key: deps.tls.key } } : { http: serverOptions }),
+    // X-Forwarded-For (the client IP the rate limit counts) is believed only from these proxies.
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: newRequestId,
     // One line per request (the onResponse hook below) instead of Fastify's two: logging is a large share
@@ -79,15 +94,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // onRequest hook below), not with Fastify's own 503 body; so is HTTP that Node cannot parse.
     return503OnClosing: false,
     clientErrorHandler: answerClientError,
-    // Slow clients are cut off (408 in the envelope, by answerClientError): the request line and headers
-    // must arrive within headersTimeout (slowloris, and connections that never send anything), the whole
-    // request within requestTimeout (a body trickled in); Node checks both every connectionsCheckingInterval.
-    http: {
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      maxHeaderSize: config.maxHeaderBytes,
-      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
-    },
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     // Undecodable URLs are refused by the router before any hook: answer them in the envelope too.
@@ -95,7 +101,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       (reply as FastifyReply).header('x-request-id', request.id);
       void sendError(error, request, reply as FastifyReply, config.maxBodyBytes);
     },
-  });
+    // The HTTPS server is an http.Server with TLS in front: the instance is used as one.
+  }) as unknown as FastifyInstance;
 
   const { authenticator, service } = deps;
   app.server.maxConnections = config.maxConnections;

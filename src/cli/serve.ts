@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DOCS_PATH, HEALTH_PATH, OPENAPI_PATH, WEB_PATH } from '../contract/paths.js';
 import { loadCliConfig } from './config.js';
+import { CliError } from './errors.js';
 
 /** `outpaint serve`: the HTTP API, the job runner and the callback dispatcher in one process. */
 export function registerServeCommand(program: Command): void {
@@ -12,7 +13,12 @@ export function registerServeCommand(program: Command): void {
       const { startOutpaint } = await import('../server.js');
       // On a terminal, lines for people; otherwise (a file, a pipe, a log collector) pino's JSON.
       const logger = process.stdout.isTTY ? (await import('./pretty-log.js')).prettyLogger(config.logLevel) : undefined;
-      const server = await startOutpaint(config, { logger });
+      const server = await startOutpaint(config, { logger }).catch(async (err: unknown) => {
+        // A certificate or key that cannot be used is a bad setting, like any other (exit 2).
+        const { ConfigError } = await import('../config.js');
+        if (err instanceof ConfigError) throw new CliError(err.message, 2);
+        throw err;
+      });
       const say = (s: string) => process.stderr.write(s + '\n');
       // Handlers first: a supervisor may signal as soon as it reads the banner.
       let stopping = false;
@@ -35,6 +41,9 @@ export function registerServeCommand(program: Command): void {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      // Renewed certificates (certbot, cert-manager) are picked up without a restart. Without TLS SIGHUP
+      // keeps its default (the process ends when its terminal goes away).
+      if (config.tls) process.on('SIGHUP', () => void server.reloadTls());
       for (const line of banner(server.url, server.storage.location)) say(line);
       if (server.firstKey) {
         const k = server.firstKey;

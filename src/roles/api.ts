@@ -2,6 +2,7 @@
  * The API role: the task service and the authenticator over the storage, and the HTTP layer that
  * translates to them. Any number of API roles may share one storage.
  */
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -12,6 +13,7 @@ import type { SafeHttp } from '../net/safe-http.js';
 import type { Storage } from '../storage/storage.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';
 import { createTaskService } from '../tasks/service.js';
+import { readTls } from './tls.js';
 
 export interface ApiRoleDeps {
   config: Config;
@@ -31,6 +33,12 @@ export interface ApiRole {
   listeningUrl: string;
   /** Stops accepting connections and lets requests in flight finish. */
   stop(): Promise<void>;
+  /**
+   * Re-reads the certificate and key (SIGHUP) for the connections made from now on; a file that cannot
+   * be read or a pair that does not match keeps the current one and rejects (a ConfigError naming it).
+   * Does nothing without TLS.
+   */
+  reloadTls(): Promise<void>;
 }
 
 export async function startApiRole({ config, storage, http, urls, logger, onTaskCreated, onTaskCanceled }: ApiRoleDeps): Promise<ApiRole> {
@@ -57,8 +65,11 @@ export async function startApiRole({ config, storage, http, urls, logger, onTask
     },
   });
   const authenticator = createAuthenticator({ keys: storage.keys, skewSeconds: config.tokenSkewSeconds });
+  // Read before anything listens: a bad file is a start-up error naming the setting.
+  const tls = config.tls ? await readTls(config.tls) : undefined;
   const app = await buildApp({
     config,
+    tls,
     service,
     authenticator,
     urls,
@@ -75,5 +86,13 @@ export async function startApiRole({ config, storage, http, urls, logger, onTask
   const { port } = app.server.address() as AddressInfo;
   // A wildcard address is not one to open in a browser; loopback reaches it.
   const host = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
-  return { app, listeningUrl: `http://${host}:${port}`, stop: () => app.close() };
+  return {
+    app,
+    listeningUrl: `${tls ? 'https' : 'http'}://${host}:${port}`,
+    stop: () => app.close(),
+    async reloadTls() {
+      if (!config.tls) return;
+      (app.server as unknown as HttpsServer).setSecureContext(await readTls(config.tls));
+    },
+  };
 }

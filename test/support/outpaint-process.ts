@@ -86,12 +86,12 @@ const ROLE_PROCESS = fileURLToPath(new URL('./role-process.js', import.meta.url)
 
 /** Starts `outpaint serve` and resolves once it printed its URL. */
 export function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  return startProcess([CLI, 'serve'], env, /listening on (http:\/\/\S+)/);
+  return startProcess([CLI, 'serve'], env, /listening on (https?:\/\/\S+)/);
 }
 
 /** Starts one role alone (test/support/role-process.ts): an API without a worker, or a worker without HTTP. */
 export function startRole(role: 'api' | 'worker', env: Record<string, string>): Promise<ServerProcess> {
-  return startProcess([ROLE_PROCESS, role], env, role === 'api' ? /listening on (http:\/\/\S+)/ : /(worker) running/);
+  return startProcess([ROLE_PROCESS, role], env, role === 'api' ? /listening on (https?:\/\/\S+)/ : /(worker) running/);
 }
 
 async function startProcess(args: string[], env: Record<string, string>, ready: RegExp): Promise<ServerProcess> {
