@@ -9,6 +9,7 @@ import { destination, pino, type Logger } from 'pino';
 import { newApiKey } from './accounts/keys.js';
 import type { ApiKeyRecord } from './accounts/model.js';
 import type { Config } from './config.js';
+import { Metrics } from './metrics/index.js';
 import { createSafeHttp } from './net/safe-http.js';
 import { startApiRole, type ApiRole } from './roles/api.js';
 import { startWorkerRole, type WorkerRole } from './roles/worker.js';
@@ -69,6 +70,9 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
       verify: (key, expires, signature, now) => signer.verify(key, expires, signature, now),
     };
 
+    // Off: nothing is measured (no cost per request), and GET /metrics is 404.
+    const metrics = config.metrics.mode === 'off' ? null : new Metrics(storage);
+
     let worker: WorkerRole | null = null;
     let api: ApiRole | null = null;
     if (roles.api) {
@@ -78,6 +82,7 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
         http,
         urls,
         logger,
+        metrics,
         onTaskCreated: () => worker?.wake(),
         onTaskCanceled: (taskId) => worker?.cancel(taskId),
       });
@@ -85,7 +90,7 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
       publicUrl = config.publicUrl ?? api.listeningUrl;
       signer = signerFor(publicUrl);
     }
-    if (roles.worker) worker = startWorkerRole({ config, storage, http, urls, logger });
+    if (roles.worker) worker = startWorkerRole({ config, storage, http, urls, logger, metrics });
 
     let closing: Promise<void> | null = null;
     return {

@@ -60,7 +60,7 @@ describe('SQLite backend specifics', () => {
           .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
           .pluck()
           .all();
-        assert.deepEqual(tables, ['api_keys', 'callbacks', 'jobs', 'schema_migrations', 'tasks']);
+        assert.deepEqual(tables, ['api_keys', 'callbacks', 'jobs', 'readiness_probe', 'schema_migrations', 'tasks']);
       } finally {
         db.close();
       }

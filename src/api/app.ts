@@ -12,6 +12,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from 'pino';
 import type { Authenticator, Caller } from '../accounts/authenticator.js';
 import type { Config } from '../config.js';
+import type { Metrics } from '../metrics/index.js';
 import { ApiError, ERRORS } from '../contract/errors.js';
 import { ACCESS_TOKEN_PARAM, FILES_PATH } from '../contract/paths.js';
 import { FileKeyParams } from '../contract/schemas.js';
@@ -51,6 +52,8 @@ export interface AppDeps {
   /** Request counts behind the rate limit (per process, or shared by every node). */
   rateCounter: RateCounter;
   logger: Logger;
+  /** What GET /metrics shows and every request is counted in; absent or null when metrics are off. */
+  metrics?: Metrics | null;
   /** The certificate and key to serve HTTPS with (PEM); absent: plain HTTP. */
   tls?: { cert: Buffer; key: Buffer };
   /** Readiness for GET /readyz: resolves when the database answers, rejects (or resolves false) if not. */
@@ -115,7 +118,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Hooks in callback style: an async hook costs a promise on every request, and these run on all.
   // Successful reads (polls, downloads, health checks) are the bulk of the traffic and say little: they log
   // at debug; everything else (creates, refusals, errors) at info.
+  const { metrics } = deps;
   app.addHook('onResponse', (request, reply, done) => {
+    metrics?.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     const quiet = request.method === 'GET' && reply.statusCode < 400;
     if (quiet && !deps.logger.isLevelEnabled('debug')) return done();
     request.log[quiet ? 'debug' : 'info'](
@@ -278,7 +283,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sendError(error, request, reply, config.maxBodyBytes),
   );
 
-  registerRoutes(app, { service, urls: deps.urls, ready: deps.ready, eventsHeartbeatMs: deps.eventsHeartbeatMs });
+  registerRoutes(app, {
+    service,
+    urls: deps.urls,
+    ready: deps.ready,
+    metrics: metrics ?? null,
+    metricsAccess: config.metrics,
+    eventsHeartbeatMs: deps.eventsHeartbeatMs,
+  });
   await registerWebPage(app, { urls: deps.urls });
   return app;
 }

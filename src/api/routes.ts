@@ -2,7 +2,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../contract/errors.js';
-import { CANCEL_SUFFIX, EXPAND_PATH, FILES_PATH, HEALTH_PATH, OPENAPI_PATH, READY_PATH } from '../contract/paths.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MetricsAccess } from '../config.js';
+import { CANCEL_SUFFIX, EXPAND_PATH, FILES_PATH, HEALTH_PATH, METRICS_PATH, OPENAPI_PATH, READY_PATH } from '../contract/paths.js';
+import type { Metrics } from '../metrics/index.js';
 import {
   CreatedTask,
   Envelope,
@@ -28,6 +31,9 @@ interface RouteDeps {
   service: TaskService;
   urls: ResultUrlSigner;
   ready: () => Promise<unknown>;
+  /** Null when metrics are off. */
+  metrics: Metrics | null;
+  metricsAccess: MetricsAccess;
   /** Comment lines on an idle event stream (default 15 s). */
   eventsHeartbeatMs?: number;
 }
@@ -209,6 +215,37 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     },
   );
 
+  const metricsToken = deps.metricsAccess.mode === 'bearer' ? sha256(deps.metricsAccess.token) : null;
+  app.get(
+    METRICS_PATH,
+    {
+      config: { rateLimit: false },
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        description:
+          'Per OUTPAINT_METRICS: `off` (the default) answers 404 / 1203; `open` answers anyone; `bearer:TOKEN` wants ' +
+          '`Authorization: Bearer TOKEN` (missing: 401 / 1001, wrong: 401 / 1002). Not the API keys: a token of its own, for the scraper.',
+        tags: ['ops'],
+        response: {
+          200: { description: 'The metrics.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...errorResponses('AUTH_MISSING', 'AUTH_INVALID', 'NOT_FOUND'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { metrics } = deps;
+      if (!metrics) throw new ApiError('NOT_FOUND', 'metrics are off on this server (OUTPAINT_METRICS=off)');
+      if (metricsToken) {
+        const authorization = request.headers.authorization;
+        if (!authorization) throw new ApiError('AUTH_MISSING', 'Authorization header missing: /metrics wants the metrics bearer token');
+        const given = /^Bearer +(\S+)\s*$/i.exec(authorization)?.[1] ?? '';
+        // Compared as digests: constant time, whatever the lengths.
+        if (!timingSafeEqual(sha256(given), metricsToken)) throw new ApiError('AUTH_INVALID', 'Authorization invalid: not the metrics token');
+      }
+      return reply.type(metrics.contentType).send(await metrics.render());
+    },
+  );
+
   app.get(
     OPENAPI_PATH,
     {
@@ -227,4 +264,8 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     async () => app.swagger(),
   );
 
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
 }

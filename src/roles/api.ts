@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { createAuthenticator } from '../accounts/authenticator.js';
 import { buildApp } from '../api/app.js';
 import type { Config } from '../config.js';
+import { countBlobWrites, type Metrics } from '../metrics/index.js';
 import type { SafeHttp } from '../net/safe-http.js';
 import type { Storage } from '../storage/storage.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';
@@ -21,6 +22,8 @@ export interface ApiRoleDeps {
   http: SafeHttp;
   urls: ResultUrlSigner;
   logger: Logger;
+  /** Null when metrics are off (GET /metrics is then 404). */
+  metrics: Metrics | null;
   /** A task was admitted: wake this process's worker role, if it has one. */
   onTaskCreated: () => void;
   /** A task was cancelled: stop its job now if this process's worker role runs it. */
@@ -41,11 +44,11 @@ export interface ApiRole {
   reloadTls(): Promise<void>;
 }
 
-export async function startApiRole({ config, storage, http, urls, logger, onTaskCreated, onTaskCanceled }: ApiRoleDeps): Promise<ApiRole> {
+export async function startApiRole({ config, storage, http, urls, logger, metrics, onTaskCreated, onTaskCanceled }: ApiRoleDeps): Promise<ApiRole> {
   const service = createTaskService({
     config,
     tasks: storage.tasks,
-    blobs: storage.blobs,
+    blobs: metrics ? countBlobWrites(storage.blobs, metrics) : storage.blobs,
     urls,
     http,
     space: storage.space,
@@ -75,6 +78,7 @@ export async function startApiRole({ config, storage, http, urls, logger, onTask
     urls,
     rateCounter: storage.rateCounter,
     logger,
+    metrics,
     ready: () => storage.outbox.pending(),
   });
   try {

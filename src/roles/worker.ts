@@ -10,6 +10,7 @@ import type { SafeHttp } from '../net/safe-http.js';
 import type { Storage } from '../storage/storage.js';
 import { callbackBody } from '../tasks/present.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';
+import { countBlobWrites, type Metrics } from '../metrics/index.js';
 import { JobRunner } from '../tasks/runner.js';
 
 /** Engine threads run below the HTTP thread's priority: health checks and reads stay fast under load. */
@@ -21,6 +22,8 @@ export interface WorkerRoleDeps {
   http: SafeHttp;
   urls: ResultUrlSigner;
   logger: Logger;
+  /** Null when metrics are off. */
+  metrics: Metrics | null;
 }
 
 export interface WorkerRole {
@@ -32,7 +35,7 @@ export interface WorkerRole {
   stop(): Promise<void>;
 }
 
-export function startWorkerRole({ config, storage, http, urls, logger }: WorkerRoleDeps): WorkerRole {
+export function startWorkerRole({ config, storage, http, urls, logger, metrics }: WorkerRoleDeps): WorkerRole {
   const pool = new EnginePool({ threads: config.workers, niceness: ENGINE_NICENESS });
   const dispatcher = new CallbackDispatcher({
     outbox: storage.outbox,
@@ -43,11 +46,12 @@ export function startWorkerRole({ config, storage, http, urls, logger }: WorkerR
     leaseMs: config.callbackTimeoutMs + 5000,
     retryForMs: config.callbackRetryMs,
     logger: logger.child({ component: 'callbacks' }),
+    onAttempt: metrics ? (outcome) => metrics.countCallback(outcome) : undefined,
   });
   const runner = new JobRunner({
     tasks: storage.tasks,
     queue: storage.queue,
-    blobs: storage.blobs,
+    blobs: metrics ? countBlobWrites(storage.blobs, metrics) : storage.blobs,
     engine: pool,
     renderCallback: (task) => callbackBody(task, urls) ?? '',
     onStatusChange: () => dispatcher.wake(),
@@ -59,6 +63,7 @@ export function startWorkerRole({ config, storage, http, urls, logger }: WorkerR
     quality: config.quality,
     maxPixels: config.maxPixels,
     space: storage.space,
+    onEngineRun: metrics ? (seconds, megapixels) => metrics.observeEngineRun(seconds, megapixels) : undefined,
   });
 
   dispatcher.start();

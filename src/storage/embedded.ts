@@ -25,6 +25,7 @@ export function openEmbeddedStorage(dataDir: string, options: OpenOptions & { mi
     outbox: database.outbox,
     keys: database.keys,
     location: database.location,
+    checkWritable: () => database.checkWritable(),
     blobs,
     secrets: new FileSecretStore(dataDir),
     rateCounter: new MemoryRateCounter(),

@@ -74,5 +74,10 @@ export interface TaskStore {
    * report cannot touch a finished task. Moves neither updatedAt nor the outbox.
    */
   setProgress(taskId: string, progress: number): Promise<void>;
+  /**
+   * How many tasks, of every account, are in each status now (every status present, 0 when none). For
+   * the metrics scrape: a count, not a list; fine to be a full scan of the tasks, asked every few seconds.
+   */
+  countByStatus(): Promise<Record<TaskStatus, number>>;
   close(): Promise<void>;
 }

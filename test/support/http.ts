@@ -102,6 +102,7 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
   const blobs: BlobStore = {
     get: (key) => storage.blobs.get(key),
     sweepExpired: (now) => storage.blobs.sweepExpired(now),
+    checkWritable: () => storage.blobs.checkWritable(),
     close: () => storage.blobs.close(),
     put: async (key, data, meta) => {
       await storage.blobs.put(key, data, meta);

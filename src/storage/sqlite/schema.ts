@@ -94,6 +94,12 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     name: 'tasks.progress',
     sql: `ALTER TABLE tasks ADD COLUMN progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100);`,
   },
+  {
+    version: 3,
+    name: 'readiness_probe',
+    // Written by the readiness check (GET /readyz): a database that cannot take this write is not ready.
+    sql: `CREATE TABLE readiness_probe (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);`,
+  },
 ];
 
 /** Opens (creating if needed) the database file and brings its schema up to date. */
