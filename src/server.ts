@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { Metrics } from './metrics/index.js';
 import { createSafeHttp } from './net/safe-http.js';
 import { startApiRole, type ApiRole } from './roles/api.js';
+import { Readiness, writable } from './roles/readiness.js';
 import { startWorkerRole, type WorkerRole } from './roles/worker.js';
 import { openStorage } from './storage/open.js';
 import type { Storage } from './storage/storage.js';
@@ -75,6 +76,17 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
 
     let worker: WorkerRole | null = null;
     let api: ApiRole | null = null;
+    // The parts this process has: an API-only process lists no engine. The engine is "starting" until the
+    // worker role exists (the API listens first) and its threads are online.
+    const readiness = new Readiness(logger.child({ component: 'readiness' }));
+    readiness.add('database', writable(() => storage.checkWritable()));
+    readiness.add('blobs', writable(() => storage.blobs.checkWritable()));
+    if (roles.worker) {
+      readiness.add('engine', async () => {
+        const problem = worker ? worker.engineProblem() : 'starting';
+        if (problem) throw new Error(problem);
+      });
+    }
     if (roles.api) {
       api = await startApiRole({
         config,
@@ -83,6 +95,7 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
         urls,
         logger,
         metrics,
+        readiness: () => readiness.parts(),
         onTaskCreated: () => worker?.wake(),
         onTaskCanceled: (taskId) => worker?.cancel(taskId),
       });

@@ -14,7 +14,7 @@ import type { Authenticator, Caller } from '../accounts/authenticator.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics/index.js';
 import { ApiError, ERRORS } from '../contract/errors.js';
-import { ACCESS_TOKEN_PARAM, FILES_PATH } from '../contract/paths.js';
+import { ACCESS_TOKEN_PARAM, FILES_PATH, READY_PATH } from '../contract/paths.js';
 import { FileKeyParams } from '../contract/schemas.js';
 import type { RateCounter } from '../storage/rate-counter.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';
@@ -56,12 +56,18 @@ export interface AppDeps {
   metrics?: Metrics | null;
   /** The certificate and key to serve HTTPS with (PEM); absent: plain HTTP. */
   tls?: { cert: Buffer; key: Buffer };
-  /** Readiness for GET /readyz: resolves when the database answers, rejects (or resolves false) if not. */
-  ready: () => Promise<unknown>;
+  /** The parts GET /readyz reports (database, blobs, engine: those the process has), each with its problem. */
+  readiness: () => Promise<ReadinessPart[]>;
   /** Override for tests. */
   rateLimitWindowMs?: number;
   /** Override for tests: how often an idle event stream gets a comment line (default 15 s). */
   eventsHeartbeatMs?: number;
+}
+
+/** One part of the process for GET /readyz; `problem` is null when it is fine, else why not ("closing"). */
+export interface ReadinessPart {
+  name: string;
+  problem: string | null;
 }
 
 /** The `message` of every successful response, as Kling spells it. */
@@ -154,7 +160,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     if (closing) {
       reply.header('connection', 'close');
-      return done(new ApiError('UNAVAILABLE', 'the server is shutting down; retry shortly', { retryAfterSeconds: 5 }));
+      // GET /readyz answers for itself (503 naming `server: shutting down` and any other failing part).
+      if (request.routeOptions.url !== READY_PATH) {
+        return done(new ApiError('UNAVAILABLE', 'the server is shutting down; retry shortly', { retryAfterSeconds: 5 }));
+      }
     }
     if (!request.routeOptions.config.auth) return done();
     const authorization = request.headers.authorization ?? bearerFromQuery(request);
@@ -286,7 +295,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerRoutes(app, {
     service,
     urls: deps.urls,
-    ready: deps.ready,
+    readiness: deps.readiness,
+    isClosing: () => closing,
     metrics: metrics ?? null,
     metricsAccess: config.metrics,
     eventsHeartbeatMs: deps.eventsHeartbeatMs,

@@ -20,6 +20,7 @@ import {
 import { presentCreatedTask, presentTask, presentTaskJson } from '../tasks/present.js';
 import type { ResultUrlSigner } from '../tasks/result-urls.js';
 import type { TaskService } from '../tasks/service.js';
+import type { ReadinessPart } from './app.js';
 import { account, AUTH_ERRORS, ok } from './envelope.js';
 import { registerTaskEvents } from './task-events.js';
 import { toExpandRequest } from './validation.js';
@@ -30,7 +31,9 @@ export const FILE_ROUTE = `${FILES_PATH}/*`;
 interface RouteDeps {
   service: TaskService;
   urls: ResultUrlSigner;
-  ready: () => Promise<unknown>;
+  readiness: () => Promise<ReadinessPart[]>;
+  /** True once the server began shutting down. */
+  isClosing: () => boolean;
   /** Null when metrics are off. */
   metrics: Metrics | null;
   metricsAccess: MetricsAccess;
@@ -198,20 +201,27 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     {
       config: { rateLimit: false },
       schema: {
-        summary: 'Readiness: the database answers',
+        summary: 'Readiness: the parts this process has (database writable, blob store writable, engine pool up)',
+        description:
+          '200 lists the parts, each `ok`. 503 / 5001 names each failing part and why, e.g. ' +
+          '`not ready: database: not writable (SQLITE_IOERR_WRITE)`, `engine: starting (0 of 2 threads online)`, ' +
+          '`server: shutting down`. An API-only process has no engine part.',
         tags: ['ops'],
-        response: { 200: Envelope(Type.Object({ status: Type.Literal('ready') })), ...errorResponses('UNAVAILABLE') },
+        response: {
+          200: Envelope(Type.Object({ status: Type.Literal('ready'), parts: Type.Record(Type.String(), Type.Literal('ok')) })),
+          ...errorResponses('UNAVAILABLE'),
+        },
       },
     },
     async (request) => {
-      let isReady: unknown;
-      try {
-        isReady = await deps.ready();
-      } catch {
-        isReady = false;
+      const parts = [...(await deps.readiness())];
+      if (deps.isClosing()) parts.unshift({ name: 'server', problem: 'shutting down' });
+      const failing = parts.filter((p) => p.problem !== null);
+      if (failing.length > 0) {
+        const why = failing.map((p) => `${p.name}: ${p.problem}`).join('; ');
+        throw new ApiError('UNAVAILABLE', `not ready: ${why}`, { retryAfterSeconds: 5 });
       }
-      if (isReady === false) throw new ApiError('UNAVAILABLE', 'not ready: the database does not answer');
-      return ok(request, { status: 'ready' as const });
+      return ok(request, { status: 'ready' as const, parts: Object.fromEntries(parts.map((p) => [p.name, 'ok' as const])) });
     },
   );
 

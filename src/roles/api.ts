@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createAuthenticator } from '../accounts/authenticator.js';
-import { buildApp } from '../api/app.js';
+import { buildApp, type ReadinessPart } from '../api/app.js';
 import type { Config } from '../config.js';
 import { countBlobWrites, type Metrics } from '../metrics/index.js';
 import type { SafeHttp } from '../net/safe-http.js';
@@ -22,6 +22,8 @@ export interface ApiRoleDeps {
   http: SafeHttp;
   urls: ResultUrlSigner;
   logger: Logger;
+  /** The parts GET /readyz reports. */
+  readiness: () => Promise<ReadinessPart[]>;
   /** Null when metrics are off (GET /metrics is then 404). */
   metrics: Metrics | null;
   /** A task was admitted: wake this process's worker role, if it has one. */
@@ -44,7 +46,17 @@ export interface ApiRole {
   reloadTls(): Promise<void>;
 }
 
-export async function startApiRole({ config, storage, http, urls, logger, metrics, onTaskCreated, onTaskCanceled }: ApiRoleDeps): Promise<ApiRole> {
+export async function startApiRole({
+  config,
+  storage,
+  http,
+  urls,
+  logger,
+  metrics,
+  readiness,
+  onTaskCreated,
+  onTaskCanceled,
+}: ApiRoleDeps): Promise<ApiRole> {
   const service = createTaskService({
     config,
     tasks: storage.tasks,
@@ -79,7 +91,7 @@ export async function startApiRole({ config, storage, http, urls, logger, metric
     rateCounter: storage.rateCounter,
     logger,
     metrics,
-    ready: () => storage.outbox.pending(),
+    readiness,
   });
   try {
     await app.listen({ host: config.host, port: config.port });

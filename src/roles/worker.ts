@@ -33,6 +33,8 @@ export interface WorkerRole {
   cancel(taskId: string): void;
   /** Stops claiming, lets running jobs finish for up to the grace (then hands them back), flushes callbacks. */
   stop(): Promise<void>;
+  /** For readiness: null when the engine pool takes work, else why not ("closing" once stop() began). */
+  engineProblem(): string | null;
 }
 
 export function startWorkerRole({ config, storage, http, urls, logger, metrics }: WorkerRoleDeps): WorkerRole {
@@ -76,7 +78,9 @@ export function startWorkerRole({ config, storage, http, urls, logger, metrics }
   }, config.sweepIntervalMs);
   sweep.unref();
 
+  let stopping = false;
   return {
+    engineProblem: () => (stopping ? 'closing' : pool.problem()),
     wake() {
       runner.wake();
       dispatcher.wake();
@@ -86,6 +90,7 @@ export function startWorkerRole({ config, storage, http, urls, logger, metrics }
       dispatcher.wake();
     },
     async stop() {
+      stopping = true;
       clearInterval(sweep);
       await runner.stop(config.shutdownGraceMs);
       await dispatcher.stop();

@@ -122,7 +122,7 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
     logger: options.logLines
       ? pino({ level: 'info' }, { write: (line: string) => void options.logLines!.push(line) })
       : pino({ level: 'silent' }),
-    ready: async () => ready,
+    readiness: async () => [{ name: 'database', problem: ready ? null : 'not writable (test)' }],
     rateLimitWindowMs: options.rateLimitWindowMs,
     eventsHeartbeatMs: options.eventsHeartbeatMs,
   });
