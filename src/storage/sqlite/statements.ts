@@ -50,7 +50,7 @@ export function prepareStatements(db: DB) {
       `UPDATE tasks SET status = @status, status_msg = @statusMsg, images = @images, updated_at = @at
        WHERE id = @id`,
     ),
-    tasksByStatus: db.prepare<[], { status: TaskStatus; n: number }>('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status'),
+    tasksByStatus: db.prepare<[], { status: TaskStatus; n: number }>('SELECT status, n FROM task_status_counts'),
     raiseProgress: db.prepare<{ id: string; progress: number }>(
       `UPDATE tasks SET progress = @progress WHERE id = @id AND status = 'processing' AND progress < @progress`,
     ),
