@@ -87,6 +87,10 @@ describe('GET /metrics with OUTPAINT_METRICS=bearer:TOKEN', () => {
     assert.equal(delta('outpaint_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' }), 1, 'no raw URL as a label');
     assert.ok(!after.some((s) => s.labels.route?.includes(taskId)), 'no task id in any label');
     assert.equal(delta('outpaint_http_request_duration_seconds_count', { method: 'POST', route: EXPAND }), 1);
+    assert.equal(delta('outpaint_http_request_duration_seconds_bucket', { method: 'POST', route: EXPAND, le: '+Inf' }), 1);
+    const buckets = after.filter((s) => s.name === 'outpaint_http_request_duration_seconds_bucket' && s.labels.route === EXPAND && s.labels.method === 'POST');
+    assert.equal(buckets.length, 15, '14 bounds and +Inf');
+    assert.ok(buckets.every((b, i) => i === 0 || b.value >= buckets[i - 1].value), 'cumulative');
     assert.equal(delta('outpaint_tasks', { status: 'succeed' }), 1);
     assert.equal(sampleValue(after, 'outpaint_tasks', { status: 'processing' }), 0);
     assert.equal(delta('outpaint_engine_seconds_per_megapixel_count'), 1, 'one engine run');

@@ -11,6 +11,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { CallbackOutbox } from '../storage/callback-outbox.js';
 import type { JobQueue } from '../storage/job-queue.js';
 import type { TaskStore } from '../storage/task-store.js';
+import { RequestMetrics } from './request-metrics.js';
 
 /** What the scrape reads from storage. */
 export interface MetricsSources {
@@ -24,19 +25,14 @@ export type CallbackOutcome = 'delivered' | 'failed' | 'given_up';
 
 export class Metrics {
   readonly registry = new Registry();
-  private readonly httpRequests = new Counter({
-    name: 'outpaint_http_requests_total',
-    help: 'HTTP requests answered, by method, route pattern (not the raw URL; "unmatched" for no route) and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [this.registry],
-  });
-  private readonly httpDuration = new Histogram({
-    name: 'outpaint_http_request_duration_seconds',
-    help: 'Time from a request arriving to its answer sent, by method and route pattern',
-    labelNames: ['method', 'route'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  private readonly requests = new RequestMetrics(
+    this.registry,
+    { requests: 'outpaint_http_requests_total', duration: 'outpaint_http_request_duration_seconds' },
+    {
+      requests: 'HTTP requests answered, by method, route pattern (not the raw URL; "unmatched" for no route) and status',
+      duration: 'Time from a request arriving to its answer sent, by method and route pattern',
+    },
+  );
   private readonly engineSecondsPerMegapixel = new Histogram({
     name: 'outpaint_engine_seconds_per_megapixel',
     help: 'Engine time of a job (all its n images) per megapixel it produced (output width × height × n)',
@@ -95,8 +91,7 @@ export class Metrics {
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    this.httpRequests.inc({ method, route, status: String(status) });
-    this.httpDuration.observe({ method, route }, seconds);
+    this.requests.observe(method, route, status, seconds);
   }
 
   observeEngineRun(seconds: number, megapixels: number): void {
