@@ -127,6 +127,29 @@ test('SIGHUP: new connections get the renewed certificate; a broken one keeps th
   server = null;
 });
 
+test('the per-address connection cap on a TLS port: one more connection is closed before its handshake', async () => {
+  const capped = await startServer({ ...env, OUTPAINT_TLS_CERT: first.certFile, OUTPAINT_TLS_KEY: first.keyFile, OUTPAINT_PORT: '0', OUTPAINT_MAX_CONNECTIONS_PER_IP: '1' });
+  try {
+    const { port } = new URL(capped.url);
+    const held = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: Number(port), ca: [first.pem] }, () => resolve(s));
+      s.on('error', reject);
+    });
+    const refused = await new Promise<{ secure: boolean; error: NodeJS.ErrnoException | null; bytes: number }>((resolve) => {
+      let bytes = 0;
+      const s = tls.connect({ host: '127.0.0.1', port: Number(port), ca: [first.pem] }, () => resolve({ secure: true, error: null, bytes }));
+      s.on('data', (d: Buffer) => (bytes += d.length));
+      s.on('error', (error) => resolve({ secure: false, error, bytes }));
+    });
+    assert.equal(refused.secure, false);
+    assert.match(`${refused.error?.code} ${refused.error?.message}`, /ECONNRESET|disconnected before secure TLS connection/);
+    assert.equal(refused.bytes, 0);
+    held.destroy();
+  } finally {
+    await stopServer(capped, 'SIGKILL');
+  }
+});
+
 test('TLS settings: only one of the pair, or a file that cannot be read or used, is exit 2 naming the setting', async () => {
   const base = { ...process.env, OUTPAINT_DATA_DIR: data.dir, OUTPAINT_PORT: '0', OUTPAINT_HOST: '127.0.0.1' };
   const onlyCert = await runCli(['serve'], { env: { ...base, OUTPAINT_TLS_CERT: first.certFile } });

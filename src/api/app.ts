@@ -115,7 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const { authenticator, service } = deps;
   app.server.maxConnections = config.maxConnections;
-  limitConnectionsPerAddress(app.server, config.maxConnectionsPerIp, deps.logger, newRequestId);
+  limitConnectionsPerAddress(app.server, config.maxConnectionsPerIp, deps.logger, newRequestId, { tls: Boolean(deps.tls) });
 
   app.decorateRequest('caller', null);
   app.decorateRequest('authFailure', null);
