@@ -110,8 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       (reply as FastifyReply).header('x-request-id', request.id);
       void sendError(error, request, reply as FastifyReply, config.maxBodyBytes);
     },
-    // The HTTPS server is an http.Server with TLS in front: the instance is used as one.
-  }) as unknown as FastifyInstance;
+  }) as unknown as FastifyInstance; // with TLS an https.Server, used as the http.Server it extends
 
   const { authenticator, service } = deps;
   app.server.maxConnections = config.maxConnections;
