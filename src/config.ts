@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 
 /**
  * Every setting is an environment variable; this table is the single list (the README's settings table
@@ -14,7 +15,16 @@ export const SETTINGS = {
     help:
       'postgres://user[:password]@host:5432/db[?schema=name] selects PostgreSQL + pg-boss (scale-out; schema default outpaint); unset: the embedded SQLite database.',
   },
-  OUTPAINT_PUBLIC_URL: { default: '', help: 'Base URL put in result links (default: http://HOST:PORT).' },
+  OUTPAINT_PUBLIC_URL: { default: '', help: 'Base URL put in result links (default: http://HOST:PORT, https:// with TLS).' },
+  OUTPAINT_TLS_CERT: {
+    default: '',
+    help: 'PEM file of the certificate (and chain) to serve HTTPS with; needs OUTPAINT_TLS_KEY. Both are re-read on SIGHUP.',
+  },
+  OUTPAINT_TLS_KEY: { default: '', help: 'PEM file of the private key of OUTPAINT_TLS_CERT.' },
+  OUTPAINT_TRUST_PROXY: {
+    default: '',
+    help: 'Comma-separated IPs or CIDRs (or loopback, linklocal, uniquelocal) of reverse proxies whose X-Forwarded-For gives the client IP.',
+  },
   OUTPAINT_WORKERS: { default: '0', help: 'Engine worker threads; 0 means one per core.' },
   OUTPAINT_QUALITY: { default: 'balanced', help: 'Engine quality preset: fast, balanced or best.' },
   OUTPAINT_RESULT_TTL_DAYS: { default: '30', help: 'How long result files and their URLs stay valid.' },
@@ -75,6 +85,10 @@ export const SETTINGS = {
     help: 'proxied: result links point at the API, which reads the file from S3; presigned: presigned S3 GET URLs (valid until the result expires, at most 7 days: S3\'s limit).',
   },
   OUTPAINT_LOG_LEVEL: { default: 'info', help: 'pino log level; debug also logs every successful GET.' },
+  OUTPAINT_METRICS: {
+    default: 'off',
+    help: 'GET /metrics (Prometheus): off (404), open, or bearer:TOKEN (16+ characters) to require Authorization: Bearer TOKEN.',
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -128,7 +142,24 @@ export interface Config {
   /** Null: blobs on the local disk (DATA_DIR/blobs). */
   s3: S3Settings | null;
   logLevel: string;
+  /** PEM files to serve HTTPS with; null: plain HTTP. */
+  tls: TlsFiles | null;
+  /** Addresses and CIDRs (or proxy-addr's names loopback, linklocal, uniquelocal) of trusted proxies. */
+  trustProxy: string[];
+  metrics: MetricsAccess;
 }
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** Who may read GET /metrics. */
+export type MetricsAccess = { mode: 'off' } | { mode: 'open' } | { mode: 'bearer'; token: string };
+
+/** A bearer token for /metrics shorter than this is refused: it would be guessable. */
+const MIN_METRICS_TOKEN_LENGTH = 16;
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 
 export class ConfigError extends Error {}
 
@@ -204,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     return { bucket, endpoint: endpoint.replace(/\/+$/, '') || null, forcePathStyle: bool('OUTPAINT_S3_FORCE_PATH_STYLE'), prefix, resultLinks };
   }
   return {
+    ...networkSettings(str),
     host: str('OUTPAINT_HOST'),
     port: num('OUTPAINT_PORT', 0),
     dataDir: path.resolve(str('OUTPAINT_DATA_DIR')),
@@ -242,4 +274,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     s3: str('OUTPAINT_S3_BUCKET') ? s3Settings() : null,
     logLevel: str('OUTPAINT_LOG_LEVEL'),
   };
+}
+
+/** TLS, trusted proxies and metrics access: settings checked beyond a number's range. */
+function networkSettings(str: (name: SettingName) => string): Pick<Config, 'tls' | 'trustProxy' | 'metrics'> {
+  const cert = str('OUTPAINT_TLS_CERT');
+  const key = str('OUTPAINT_TLS_KEY');
+  if (Boolean(cert) !== Boolean(key)) {
+    const [set, missing] = cert ? ['OUTPAINT_TLS_CERT', 'OUTPAINT_TLS_KEY'] : ['OUTPAINT_TLS_KEY', 'OUTPAINT_TLS_CERT'];
+    throw new ConfigError(`${missing} is not set: HTTPS needs both OUTPAINT_TLS_CERT and OUTPAINT_TLS_KEY (${set} is set)`);
+  }
+  const trustProxy = str('OUTPAINT_TRUST_PROXY')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of trustProxy) {
+    if (!PROXY_RANGE_NAMES.includes(entry) && !ipaddr.isValid(entry) && !isCidr(entry)) {
+      throw new ConfigError(`OUTPAINT_TRUST_PROXY: ${JSON.stringify(entry)} is not an IP address, a CIDR or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+  }
+  return { tls: cert ? { certFile: path.resolve(cert), keyFile: path.resolve(key) } : null, trustProxy, metrics: metricsAccess(str('OUTPAINT_METRICS')) };
+}
+
+function isCidr(s: string): boolean {
+  try {
+    ipaddr.parseCIDR(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function metricsAccess(raw: string): MetricsAccess {
+  if (raw === 'off' || raw === 'open') return { mode: raw };
+  if (raw.startsWith('bearer:')) {
+    const token = raw.slice('bearer:'.length);
+    if (token.length < MIN_METRICS_TOKEN_LENGTH || /\s/.test(token)) {
+      throw new ConfigError(`OUTPAINT_METRICS: the bearer token must be at least ${MIN_METRICS_TOKEN_LENGTH} characters without spaces (it has ${token.length})`);
+    }
+    return { mode: 'bearer', token };
+  }
+  throw new ConfigError('OUTPAINT_METRICS: expected off, open or bearer:TOKEN');
 }

@@ -9,8 +9,10 @@ import { destination, pino, type Logger } from 'pino';
 import { newApiKey } from './accounts/keys.js';
 import type { ApiKeyRecord } from './accounts/model.js';
 import type { Config } from './config.js';
+import { Metrics } from './metrics/index.js';
 import { createSafeHttp } from './net/safe-http.js';
 import { startApiRole, type ApiRole } from './roles/api.js';
+import { Readiness, writable } from './roles/readiness.js';
 import { startWorkerRole, type WorkerRole } from './roles/worker.js';
 import { openStorage } from './storage/open.js';
 import type { Storage } from './storage/storage.js';
@@ -29,6 +31,11 @@ export interface Outpaint {
   storage: Storage;
   /** The key created on the very first start of an API (no key in the database yet), else null. */
   firstKey: ApiKeyRecord | null;
+  /**
+   * Re-reads the TLS certificate and key for new connections (SIGHUP). A bad file keeps the current
+   * pair: logged as an error, and the promise still resolves (false); true once the new pair is in use.
+   */
+  reloadTls(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -63,7 +70,7 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
     // which is replaced then.
     const secret = await resultUrlSecret(storage.secrets);
     const signerFor = (publicUrl: string) => createResultUrlSigner({ publicUrl, secret, ttlMs: config.resultTtlMs });
-    let publicUrl = config.publicUrl ?? `http://${config.host}:${config.port}`;
+    let publicUrl = config.publicUrl ?? `${config.tls ? 'https' : 'http'}://${config.host}:${config.port}`;
     let signer = signerFor(publicUrl);
     const urls: ResultUrlSigner = {
       ttlMs: config.resultTtlMs,
@@ -74,8 +81,22 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
     // stay valid when presigning is turned on: the file route keeps serving them).
     const links: ResultLinks = storage.blobLinks ? blobStoreResultLinks(storage.blobLinks, config.resultTtlMs) : apiResultLinks(urls);
 
+    // Off: nothing is measured (no cost per request), and GET /metrics is 404.
+    const metrics = config.metrics.mode === 'off' ? null : new Metrics(storage);
+
     let worker: WorkerRole | null = null;
     let api: ApiRole | null = null;
+    // The parts this process has: an API-only process lists no engine. The engine is "starting" until the
+    // worker role exists (the API listens first) and its threads are online.
+    const readiness = new Readiness(logger.child({ component: 'readiness' }));
+    readiness.add('database', writable(() => storage.checkWritable()));
+    readiness.add('blobs', writable(() => storage.blobs.checkWritable()));
+    if (roles.worker) {
+      readiness.add('engine', async () => {
+        const problem = worker ? worker.engineProblem() : 'starting';
+        if (problem) throw new Error(problem);
+      });
+    }
     if (roles.api) {
       api = await startApiRole({
         config,
@@ -84,6 +105,8 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
         urls,
         links,
         logger,
+        metrics,
+        readiness: () => readiness.parts(),
         onTaskCreated: () => worker?.wake(),
         onTaskCanceled: (taskId) => worker?.cancel(taskId),
       });
@@ -91,13 +114,24 @@ export async function startOutpaint(config: Config, options: StartOptions = {}):
       publicUrl = config.publicUrl ?? api.listeningUrl;
       signer = signerFor(publicUrl);
     }
-    if (roles.worker) worker = startWorkerRole({ config, storage, http, links, logger });
+    if (roles.worker) worker = startWorkerRole({ config, storage, http, links, logger, metrics });
 
     let closing: Promise<void> | null = null;
     return {
       url: publicUrl,
       storage,
       firstKey,
+      async reloadTls() {
+        if (!api || !config.tls) return false;
+        try {
+          await api.reloadTls();
+          logger.info({ cert: config.tls.certFile }, 'TLS certificate reloaded');
+          return true;
+        } catch (err) {
+          logger.error({ cause: (err as Error).message }, 'TLS reload failed; the current certificate stays in use');
+          return false;
+        }
+      },
       close: () =>
         (closing ??= (async () => {
           clearInterval(logFlush);

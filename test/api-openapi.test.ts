@@ -75,6 +75,7 @@ describe('GET /openapi.json', () => {
     );
     assert.deepEqual(operations.map((o) => o.route).sort(), [
       'GET /healthz',
+      'GET /metrics',
       'GET /openapi.json',
       'GET /readyz',
       'GET /v1/files/{key}',

@@ -131,6 +131,10 @@ describe('import rules', () => {
     );
   });
 
+  it('the metrics import prom-client and the storage ports, nothing else (the parts that observe call them)', () => {
+    onlyImports('metrics', (i) => (i.relative ? /^(storage|metrics)\/[a-z-]+\.ts$/.test(i.target) : i.target === 'prom-client'));
+  });
+
   it('nothing outside the CLI imports the CLI', () => {
     assert.deepEqual(imports.filter((i) => i.relative && area(i.target) === 'cli' && area(i.from) !== 'cli').map(describeImport), []);
   });

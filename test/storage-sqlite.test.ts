@@ -60,7 +60,7 @@ describe('SQLite backend specifics', () => {
           .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
           .pluck()
           .all();
-        assert.deepEqual(tables, ['api_keys', 'callbacks', 'jobs', 'schema_migrations', 'tasks']);
+        assert.deepEqual(tables, ['api_keys', 'callbacks', 'jobs', 'readiness_probe', 'schema_migrations', 'task_status_counts', 'tasks']);
       } finally {
         db.close();
       }
@@ -93,6 +93,41 @@ describe('SQLite backend specifics', () => {
       }
     } finally {
       await second.close();
+    }
+  });
+
+  it('counts tasks by status from the triggers kept counts: started from the rows a database had before, then in step', async () => {
+    const dir = await dataDir();
+    // A database as version 2 left it, with tasks in it.
+    const old = new Database(path.join(dir, DATABASE_FILE));
+    old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    for (const m of MIGRATIONS.filter((m) => m.version <= 2)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    const insert = old.prepare(`INSERT INTO tasks (id, account_id, status, n, params, input_key, input_width, input_height, created_at, updated_at)
+      VALUES (?, 'acct_a', ?, 1, '{}', 'k', 1, 1, 0, 0)`);
+    ['succeed', 'succeed', 'failed', 'submitted'].forEach((status, i) => insert.run(`old_${i}`, status));
+    old.close();
+
+    const backend = openSqliteBackend(dir);
+    try {
+      assert.deepEqual(await backend.tasks.countByStatus(), { submitted: 1, processing: 0, succeed: 2, failed: 1 });
+      const statuses = ['submitted', 'processing', 'succeed', 'failed'] as const;
+      for (let i = 0; i < 40; i++) {
+        const task = await createOk(backend.tasks, newTask());
+        if (i % 3 === 0) await backend.tasks.updateStatus(task.id, { from: ['submitted'], status: statuses[1 + (i % 3)], at: Date.now(), callbackBody: null });
+        if (i % 5 === 0) await backend.tasks.updateStatus(task.id, { from: statuses, status: 'failed', at: Date.now(), callbackBody: null });
+      }
+      const db = inspect(dir);
+      try {
+        const counted = Object.fromEntries(statuses.map((s) => [s, db.prepare('SELECT COUNT(*) FROM tasks WHERE status = ?').pluck().get(s)]));
+        assert.deepEqual(await backend.tasks.countByStatus(), counted);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await backend.close();
     }
   });
 

@@ -12,8 +12,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from 'pino';
 import type { Authenticator, Caller } from '../accounts/authenticator.js';
 import type { Config } from '../config.js';
+import type { Metrics } from '../metrics/index.js';
 import { ApiError, ERRORS } from '../contract/errors.js';
-import { ACCESS_TOKEN_PARAM, FILES_PATH } from '../contract/paths.js';
+import { ACCESS_TOKEN_PARAM, FILES_PATH, READY_PATH } from '../contract/paths.js';
 import { FileKeyParams } from '../contract/schemas.js';
 import type { RateCounter } from '../storage/rate-counter.js';
 import { apiResultLinks, type ResultLinks, type ResultUrlSigner } from '../tasks/result-urls.js';
@@ -54,12 +55,22 @@ export interface AppDeps {
   /** Request counts behind the rate limit (per process, or shared by every node). */
   rateCounter: RateCounter;
   logger: Logger;
-  /** Readiness for GET /readyz: resolves when the database answers, rejects (or resolves false) if not. */
-  ready: () => Promise<unknown>;
+  /** What GET /metrics shows and every request is counted in; absent or null when metrics are off. */
+  metrics?: Metrics | null;
+  /** The certificate and key to serve HTTPS with (PEM); absent: plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** The parts GET /readyz reports (database, blobs, engine: those the process has), each with its problem. */
+  readiness: () => Promise<ReadinessPart[]>;
   /** Override for tests. */
   rateLimitWindowMs?: number;
   /** Override for tests: how often an idle event stream gets a comment line (default 15 s). */
   eventsHeartbeatMs?: number;
+}
+
+/** One part of the process for GET /readyz; `problem` is null when it is fine, else why not ("closing"). */
+export interface ReadinessPart {
+  name: string;
+  problem: string | null;
 }
 
 /** The `message` of every successful response, as Kling spells it. */
@@ -67,7 +78,20 @@ export const SUCCEED = 'SUCCEED';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
+  // Slow clients are cut off (408 in the envelope, by answerClientError): the request line and headers
+  // must arrive within headersTimeout (slowloris, and connections that never send anything), the whole
+  // request within requestTimeout (a body trickled in); Node checks both every connectionsCheckingInterval.
+  // With TLS these go to the HTTPS server beside the certificate (Fastify reads `http` only without it).
+  const serverOptions = {
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    maxHeaderSize: config.maxHeaderBytes,
+    connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+  };
   const app = Fastify({
+    ...(deps.tls ? { https: { ...serverOptions, cert: deps.tls.cert, key: deps.tls.key } } : { http: serverOptions }),
+    // X-Forwarded-For (the client IP the rate limit counts) is believed only from these proxies.
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     loggerInstance: deps.logger as FastifyBaseLogger,
     genReqId: newRequestId,
     // One line per request (the onResponse hook below) instead of Fastify's two: logging is a large share
@@ -82,15 +106,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // onRequest hook below), not with Fastify's own 503 body; so is HTTP that Node cannot parse.
     return503OnClosing: false,
     clientErrorHandler: answerClientError,
-    // Slow clients are cut off (408 in the envelope, by answerClientError): the request line and headers
-    // must arrive within headersTimeout (slowloris, and connections that never send anything), the whole
-    // request within requestTimeout (a body trickled in); Node checks both every connectionsCheckingInterval.
-    http: {
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      maxHeaderSize: config.maxHeaderBytes,
-      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
-    },
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     // Undecodable URLs are refused by the router before any hook: answer them in the envelope too.
@@ -98,11 +113,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       (reply as FastifyReply).header('x-request-id', request.id);
       void sendError(error, request, reply as FastifyReply, config.maxBodyBytes);
     },
-  });
+  }) as unknown as FastifyInstance; // with TLS an https.Server, used as the http.Server it extends
 
   const { authenticator, service } = deps;
   app.server.maxConnections = config.maxConnections;
-  limitConnectionsPerAddress(app.server, config.maxConnectionsPerIp, deps.logger, newRequestId);
+  limitConnectionsPerAddress(app.server, config.maxConnectionsPerIp, deps.logger, newRequestId, { tls: Boolean(deps.tls) });
 
   app.decorateRequest('caller', null);
   app.decorateRequest('authFailure', null);
@@ -111,7 +126,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Hooks in callback style: an async hook costs a promise on every request, and these run on all.
   // Successful reads (polls, downloads, health checks) are the bulk of the traffic and say little: they log
   // at debug; everything else (creates, refusals, errors) at info.
+  const { metrics } = deps;
   app.addHook('onResponse', (request, reply, done) => {
+    metrics?.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     const quiet = request.method === 'GET' && reply.statusCode < 400;
     if (quiet && !deps.logger.isLevelEnabled('debug')) return done();
     request.log[quiet ? 'debug' : 'info'](
@@ -145,7 +162,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
     if (closing) {
       reply.header('connection', 'close');
-      return done(new ApiError('UNAVAILABLE', 'the server is shutting down; retry shortly', { retryAfterSeconds: 5 }));
+      // GET /readyz answers for itself (503 naming `server: shutting down` and any other failing part).
+      if (request.routeOptions.url !== READY_PATH) {
+        return done(new ApiError('UNAVAILABLE', 'the server is shutting down; retry shortly', { retryAfterSeconds: 5 }));
+      }
     }
     if (!request.routeOptions.config.auth) return done();
     const authorization = request.headers.authorization ?? bearerFromQuery(request);
@@ -275,7 +295,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   const links = deps.links ?? apiResultLinks(deps.urls);
-  registerRoutes(app, { service, urls: deps.urls, links, ready: deps.ready, eventsHeartbeatMs: deps.eventsHeartbeatMs });
+  registerRoutes(app, {
+    service,
+    urls: deps.urls,
+    links,
+    readiness: deps.readiness,
+    isClosing: () => closing,
+    metrics: metrics ?? null,
+    metricsAccess: config.metrics,
+    eventsHeartbeatMs: deps.eventsHeartbeatMs,
+  });
   await registerWebPage(app, { urls: deps.urls, linksOrigin: links.foreignOrigin });
   return app;
 }

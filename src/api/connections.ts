@@ -2,7 +2,8 @@
  * Connections per client address: one address (a flood of idle or trickling connections) may hold at
  * most `perAddress` at once; one more is answered 503 / 5001 in the envelope and closed at once, so the
  * server's connections and file descriptors stay for everyone else. Refusals are logged at warn, at most
- * one line per 10 s with their count.
+ * one line per 10 s with their count. On a TLS port the refusal is the close alone: an answer would need
+ * the handshake first, and a refused flood must not cost a handshake each.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -16,6 +17,7 @@ export function limitConnectionsPerAddress(
   perAddress: number,
   logger: Pick<Logger, 'warn'>,
   newRequestId: () => string,
+  { tls }: { tls: boolean },
 ): void {
   if (perAddress <= 0) return;
   const open = new Map<string, number>();
@@ -34,7 +36,7 @@ export function limitConnectionsPerAddress(
       });
       socket.on('error', () => undefined);
       // A fresh socket's send buffer is empty: the answer leaves in this write, before the close.
-      socket.write(
+      if (!tls) socket.write(
         `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n` +
           `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n${body}`,
       );

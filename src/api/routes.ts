@@ -2,7 +2,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../contract/errors.js';
-import { CANCEL_SUFFIX, EXPAND_PATH, FILES_PATH, HEALTH_PATH, OPENAPI_PATH, READY_PATH } from '../contract/paths.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MetricsAccess } from '../config.js';
+import { CANCEL_SUFFIX, EXPAND_PATH, FILES_PATH, HEALTH_PATH, METRICS_PATH, OPENAPI_PATH, READY_PATH } from '../contract/paths.js';
+import type { Metrics } from '../metrics/index.js';
 import {
   CreatedTask,
   Envelope,
@@ -17,6 +20,7 @@ import {
 import { presentCreatedTask, presentTask, presentTaskJson } from '../tasks/present.js';
 import type { ResultLinks, ResultUrlSigner } from '../tasks/result-urls.js';
 import type { TaskService } from '../tasks/service.js';
+import type { ReadinessPart } from './app.js';
 import { account, AUTH_ERRORS, ok } from './envelope.js';
 import { registerTaskEvents } from './task-events.js';
 import { toExpandRequest } from './validation.js';
@@ -28,7 +32,12 @@ interface RouteDeps {
   service: TaskService;
   urls: ResultUrlSigner;
   links: ResultLinks;
-  ready: () => Promise<unknown>;
+  readiness: () => Promise<ReadinessPart[]>;
+  /** True once the server began shutting down. */
+  isClosing: () => boolean;
+  /** Null when metrics are off. */
+  metrics: Metrics | null;
+  metricsAccess: MetricsAccess;
   /** Comment lines on an idle event stream (default 15 s). */
   eventsHeartbeatMs?: number;
 }
@@ -193,20 +202,58 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     {
       config: { rateLimit: false },
       schema: {
-        summary: 'Readiness: the database answers',
+        summary: 'Readiness: the parts this process has (database writable, blob store writable, engine pool up)',
+        description:
+          '200 lists the parts, each `ok`. 503 / 5001 names each failing part and why, e.g. ' +
+          '`not ready: database: not writable (SQLITE_IOERR_WRITE)`, `engine: starting (0 of 2 threads online)`, ' +
+          '`server: shutting down`. An API-only process has no engine part.',
         tags: ['ops'],
-        response: { 200: Envelope(Type.Object({ status: Type.Literal('ready') })), ...errorResponses('UNAVAILABLE') },
+        response: {
+          200: Envelope(Type.Object({ status: Type.Literal('ready'), parts: Type.Record(Type.String(), Type.Literal('ok')) })),
+          ...errorResponses('UNAVAILABLE'),
+        },
       },
     },
     async (request) => {
-      let isReady: unknown;
-      try {
-        isReady = await deps.ready();
-      } catch {
-        isReady = false;
+      const parts = [...(await deps.readiness())];
+      if (deps.isClosing()) parts.unshift({ name: 'server', problem: 'shutting down' });
+      const failing = parts.filter((p) => p.problem !== null);
+      if (failing.length > 0) {
+        const why = failing.map((p) => `${p.name}: ${p.problem}`).join('; ');
+        throw new ApiError('UNAVAILABLE', `not ready: ${why}`, { retryAfterSeconds: 5 });
       }
-      if (isReady === false) throw new ApiError('UNAVAILABLE', 'not ready: the database does not answer');
-      return ok(request, { status: 'ready' as const });
+      return ok(request, { status: 'ready' as const, parts: Object.fromEntries(parts.map((p) => [p.name, 'ok' as const])) });
+    },
+  );
+
+  const metricsToken = deps.metricsAccess.mode === 'bearer' ? sha256(deps.metricsAccess.token) : null;
+  app.get(
+    METRICS_PATH,
+    {
+      config: { rateLimit: false },
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        description:
+          'Per OUTPAINT_METRICS: `off` (the default) answers 404 / 1203; `open` answers anyone; `bearer:TOKEN` wants ' +
+          '`Authorization: Bearer TOKEN` (missing: 401 / 1001, wrong: 401 / 1002). Not the API keys: a token of its own, for the scraper.',
+        tags: ['ops'],
+        response: {
+          200: { description: 'The metrics.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...errorResponses('AUTH_MISSING', 'AUTH_INVALID', 'NOT_FOUND'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { metrics } = deps;
+      if (!metrics) throw new ApiError('NOT_FOUND', 'metrics are off on this server (OUTPAINT_METRICS=off)');
+      if (metricsToken) {
+        const authorization = request.headers.authorization;
+        if (!authorization) throw new ApiError('AUTH_MISSING', 'Authorization header missing: /metrics wants the metrics bearer token');
+        const given = /^Bearer +(\S+)\s*$/i.exec(authorization)?.[1] ?? '';
+        // Compared as digests: constant time, whatever the lengths.
+        if (!timingSafeEqual(sha256(given), metricsToken)) throw new ApiError('AUTH_INVALID', 'Authorization invalid: not the metrics token');
+      }
+      return reply.type(metrics.contentType).send(await metrics.render());
     },
   );
 
@@ -228,4 +275,8 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     async () => app.swagger(),
   );
 
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
 }

@@ -38,6 +38,8 @@ export interface CallbackDispatcherOptions {
    */
   leaseMs?: number;
   userAgent?: string;
+  /** After each attempt whose outcome was recorded: delivered, failed (retried later), or given up. */
+  onAttempt?: (outcome: 'delivered' | 'failed' | 'given_up') => void;
   /** Clock and randomness, for tests. */
   now?: () => number;
   random?: () => number;
@@ -68,6 +70,7 @@ export class CallbackDispatcher {
   private readonly userAgent: string;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly onAttempt: NonNullable<CallbackDispatcherOptions['onAttempt']>;
 
   private running = false;
   private loop: Promise<void> | null = null;
@@ -91,6 +94,7 @@ export class CallbackDispatcher {
     this.userAgent = options.userAgent ?? 'Outpaint-Webhooks/1';
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
+    this.onAttempt = options.onAttempt ?? (() => undefined);
     if (this.leaseMs <= this.timeoutMs) throw new RangeError('leaseMs must exceed timeoutMs');
   }
 
@@ -187,11 +191,13 @@ export class CallbackDispatcher {
     try {
       if (failure === '') {
         await this.outbox.markDelivered(delivery.id, this.now());
+        this.onAttempt('delivered');
         this.log.debug(log, 'callback delivered');
         return;
       }
       const next = this.nextAttemptAt(delivery, this.now());
       await this.outbox.reschedule(delivery.id, next, failure);
+      this.onAttempt(next === null ? 'given_up' : 'failed');
       if (next === null) {
         this.log.warn({ ...log, error: failure }, 'callback failed; retry window over, giving up');
       } else {

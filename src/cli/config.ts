@@ -6,10 +6,13 @@ import { CliError } from './errors.js';
 export async function startFromCli(config: Config, options: StartOptions): Promise<Outpaint> {
   const { startOutpaint } = await import('../server.js');
   const { StorageUnavailableError } = await import('../storage/storage.js');
+  const { ConfigError } = await import('../config.js');
   try {
     return await startOutpaint(config, options);
   } catch (err) {
     if (err instanceof StorageUnavailableError) throw new CliError(err.message, 1);
+    // A certificate or key that cannot be used is a bad setting, like any other (exit 2).
+    if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw err;
   }
 }

@@ -20,6 +20,9 @@ export function registerServeCommand(program: Command): void {
       const server = await startFromCli(config, { logger, roles: { api: true, worker: opts.workers } });
       const say = (s: string) => process.stderr.write(s + '\n');
       stopOnSignals(server, config.shutdownGraceMs, say);
+      // Renewed certificates (certbot, cert-manager) are picked up without a restart. Without TLS SIGHUP
+      // keeps its default (the process ends when its terminal goes away).
+      if (config.tls) process.on('SIGHUP', () => void server.reloadTls());
       for (const line of banner(server.url, server.storage, opts.workers ? config.workers : 0)) say(line);
       if (server.firstKey) {
         const k = server.firstKey;

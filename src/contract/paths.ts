@@ -21,6 +21,8 @@ export const ACCESS_TOKEN_PARAM = 'access_token';
 export const FILES_PATH = '/v1/files';
 export const HEALTH_PATH = '/healthz';
 export const READY_PATH = '/readyz';
+/** Prometheus metrics (text exposition format), when OUTPAINT_METRICS allows. */
+export const METRICS_PATH = '/metrics';
 export const OPENAPI_PATH = '/openapi.json';
 /** The web playground (src/web), and its built files beside it. */
 export const WEB_PATH = '/';

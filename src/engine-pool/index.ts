@@ -4,6 +4,7 @@
  * and stay alive for the next job.
  */
 import os from 'node:os';
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { plan } from '../engine/index.js';
 import {
@@ -39,6 +40,9 @@ let jobCounter = 0;
 export class EnginePool {
   private readonly piscina: Piscina<WorkerTask, Uint8Array>;
   readonly threads: number;
+  /** Thread ids of the threads that have started running. */
+  private readonly online = new Set<number>();
+  private closing = false;
 
   constructor(options: EnginePoolOptions = {}) {
     this.threads = Math.max(1, Math.floor(options.threads ?? os.availableParallelism()));
@@ -51,6 +55,20 @@ export class EnginePool {
       concurrentTasksPerWorker: 1,
       workerData: { niceness: options.niceness ?? 0 },
     });
+    // The first threads count once Node says they run ('online'); piscina announces a replacement
+    // (after a thread died) only once it is ready, so that one counts at once.
+    const first = new Set(this.piscina.threads.map((w: Worker) => w.threadId));
+    for (const worker of this.piscina.threads) worker.once('online', () => this.online.add(worker.threadId));
+    this.piscina.on('workerCreate', (thread: { id: number }) => {
+      if (!first.has(thread.id)) this.online.add(thread.id);
+    });
+  }
+
+  /** Null when the pool can run work now; otherwise why not: "closing", or "starting (0 of 4 threads online)". */
+  problem(): string | null {
+    if (this.closing) return 'closing';
+    if (!this.piscina.threads.some((w) => this.online.has(w.threadId))) return `starting (0 of ${this.threads} threads online)`;
+    return null;
   }
 
   async expand(image: RasterImage, ratios: ExpansionRatios, options: PoolExpandOptions = {}): Promise<ExpandedImage[]> {
@@ -129,6 +147,7 @@ export class EnginePool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.piscina.close();
   }
 }

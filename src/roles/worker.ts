@@ -10,6 +10,7 @@ import type { SafeHttp } from '../net/safe-http.js';
 import type { Storage } from '../storage/storage.js';
 import { callbackBody } from '../tasks/present.js';
 import type { ResultLinks } from '../tasks/result-urls.js';
+import { countBlobWrites, type Metrics } from '../metrics/index.js';
 import { JobRunner } from '../tasks/runner.js';
 
 /** Engine threads run below the HTTP thread's priority: health checks and reads stay fast under load. */
@@ -22,6 +23,8 @@ export interface WorkerRoleDeps {
   /** Links in callback bodies. */
   links: ResultLinks;
   logger: Logger;
+  /** Null when metrics are off. */
+  metrics: Metrics | null;
 }
 
 export interface WorkerRole {
@@ -31,9 +34,11 @@ export interface WorkerRole {
   cancel(taskId: string): void;
   /** Stops claiming, lets running jobs finish for up to the grace (then hands them back), flushes callbacks. */
   stop(): Promise<void>;
+  /** For readiness: null when the engine pool takes work, else why not ("closing" once stop() began). */
+  engineProblem(): string | null;
 }
 
-export function startWorkerRole({ config, storage, http, links, logger }: WorkerRoleDeps): WorkerRole {
+export function startWorkerRole({ config, storage, http, links, logger, metrics }: WorkerRoleDeps): WorkerRole {
   const pool = new EnginePool({ threads: config.workers, niceness: ENGINE_NICENESS });
   const dispatcher = new CallbackDispatcher({
     outbox: storage.outbox,
@@ -44,11 +49,12 @@ export function startWorkerRole({ config, storage, http, links, logger }: Worker
     leaseMs: config.callbackTimeoutMs + 5000,
     retryForMs: config.callbackRetryMs,
     logger: logger.child({ component: 'callbacks' }),
+    onAttempt: metrics ? (outcome) => metrics.countCallback(outcome) : undefined,
   });
   const runner = new JobRunner({
     tasks: storage.tasks,
     queue: storage.queue,
-    blobs: storage.blobs,
+    blobs: metrics ? countBlobWrites(storage.blobs, metrics) : storage.blobs,
     engine: pool,
     renderCallback: async (task) => (await callbackBody(task, links)) ?? '',
     onStatusChange: () => dispatcher.wake(),
@@ -60,6 +66,7 @@ export function startWorkerRole({ config, storage, http, links, logger }: Worker
     quality: config.quality,
     maxPixels: config.maxPixels,
     space: storage.space,
+    onEngineRun: metrics ? (seconds, megapixels) => metrics.observeEngineRun(seconds, megapixels) : undefined,
   });
 
   dispatcher.start();
@@ -76,7 +83,9 @@ export function startWorkerRole({ config, storage, http, links, logger }: Worker
       : null;
   sweep?.unref();
 
+  let stopping = false;
   return {
+    engineProblem: () => (stopping ? 'closing' : pool.problem()),
     wake() {
       runner.wake();
       dispatcher.wake();
@@ -86,6 +95,7 @@ export function startWorkerRole({ config, storage, http, links, logger }: Worker
       dispatcher.wake();
     },
     async stop() {
+      stopping = true;
       if (sweep) clearInterval(sweep);
       await runner.stop(config.shutdownGraceMs);
       await dispatcher.stop();

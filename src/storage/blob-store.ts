@@ -22,6 +22,11 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** Deletes every blob expired at `now` (expiresAt ≤ now); returns how many. */
   sweepExpired(now: number): Promise<number>;
+  /**
+   * Resolves when a blob could be written now (for readiness): a real small write, removed again, not a
+   * look at permissions. Rejects with the store's error (e.g. EROFS, EACCES, EPERM, ENOSPC) when not.
+   */
+  checkWritable(): Promise<void>;
   close(): Promise<void>;
 }
 

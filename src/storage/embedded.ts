@@ -29,6 +29,7 @@ export function openEmbeddedStorage(dataDir: string, options: EmbeddedOptions = 
     outbox: database.outbox,
     keys: database.keys,
     location: database.location,
+    checkWritable: () => database.checkWritable(),
     blobs,
     blobsLocation: options.blobs?.location ?? `directory ${blobsDir}`,
     blobLinks: options.blobs?.links ?? null,

@@ -34,5 +34,10 @@ export interface JobQueue {
   release(jobId: string, workerId: string): Promise<void>;
   /** Jobs that a claim would take now: queued ones and running ones whose lease ran out. */
   queued(): Promise<number>;
+  /**
+   * How long the oldest of those (the jobs `queued` counts) has waited since it was enqueued, in ms on
+   * the database's clock; null when there is none. For the metrics scrape.
+   */
+  oldestWaitingMs(): Promise<number | null>;
   close(): Promise<void>;
 }

@@ -25,6 +25,7 @@ export async function openScaleOutStorage(
     outbox: database.outbox,
     keys: database.keys,
     location: database.location,
+    checkWritable: () => database.checkWritable(),
     blobs,
     blobsLocation: options.blobs?.location ?? `directory ${blobsDir}`,
     blobLinks: options.blobs?.links ?? null,

@@ -19,6 +19,11 @@ export interface DatabaseBackend {
   keys: KeyStore;
   /** Where the data lives, for people: e.g. "SQLite database /srv/outpaint/data/outpaint.db". */
   location: string;
+  /**
+   * Resolves when the database takes a write now (for readiness): a real committed write of a row kept
+   * for the purpose, not a read. Rejects with the database's error when not.
+   */
+  checkWritable(): Promise<void>;
   close(): Promise<void>;
 }
 

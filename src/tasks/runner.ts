@@ -64,6 +64,8 @@ export interface RunnerOptions {
   cancelPollMs?: number;
   /** Room to store results: no job is claimed while it reports a shortage. */
   space?: SpaceGuard;
+  /** After each engine run that produced images: its time and the megapixels made (all n images). */
+  onEngineRun?: (seconds: number, megapixels: number) => void;
 }
 
 /** After the storage was found full, claiming pauses 1 s, doubling per failure in a row, at most 30 s. */
@@ -271,6 +273,7 @@ export class JobRunner {
       return 'done';
     }
     const engineMs = Date.now() - engineStarted;
+    this.opts.onEngineRun?.(engineMs / 1000, images.reduce((sum, img) => sum + img.width * img.height, 0) / 1e6);
     if (signal.aborted && signal.reason === CANCELED) return this.stopped(log);
 
     // Files expire with the links that name them: resultTtlMs after the task finished.

@@ -40,6 +40,12 @@ export function blobStoreContract(name: string, open: () => Promise<BlobBackend>
 
     const png = { contentType: 'image/png', expiresAt: null };
 
+    it('checks it can write, leaving no blob behind', async () => {
+      await blobs.checkWritable();
+      await blobs.checkWritable();
+      assert.equal(await blobs.sweepExpired(Date.now() + 10 ** 12), 0, 'nothing stored');
+    });
+
     it('reads back what was put: bytes, content type, expiry', async () => {
       const data = randomBytes(100_000);
       const expiresAt = Date.now() + 3_600_000;

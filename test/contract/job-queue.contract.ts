@@ -62,6 +62,21 @@ export function jobQueueContract(name: string, open: () => Promise<TaskBackend>)
       assert.equal(await backend.queue.queued(), 0);
     });
 
+    it('tells how long the oldest claimable job has waited, on the database clock', async () => {
+      assert.equal(await backend.queue.oldestWaitingMs(), null, 'none when empty');
+      const [a] = await addTasks(1);
+      await sleep(60);
+      await addTasks(1);
+      const age = (await backend.queue.oldestWaitingMs())!;
+      assert.ok(age >= 50 && age < 10_000, `the first job's age: ${age} ms`);
+      // Claimed: the second job (younger) is now the oldest waiting one.
+      const job = (await backend.queue.claim('w1', 60_000))!;
+      assert.equal(job.taskId, a);
+      assert.ok((await backend.queue.oldestWaitingMs())! < age, 'the younger job is the oldest waiting now');
+      await backend.queue.claim('w2', 60_000);
+      assert.equal(await backend.queue.oldestWaitingMs(), null, 'running jobs (leased) are not waiting');
+    });
+
     it('removes a completed job for good', async () => {
       await addTasks(1);
       const job = (await backend.queue.claim('w1', 20))!;

@@ -27,6 +27,25 @@ export function taskStoreContract(name: string, open: () => Promise<TaskBackend>
     /** Every delivery due now, leased for a moment (enough for these tests). */
     const dueNow = () => backend.outbox.claimDue(Date.now() + 1, 100, 1);
 
+    it("the backend's write check passes on a working database and changes no task", async () => {
+      await backend.checkWritable();
+      await backend.checkWritable();
+      assert.deepEqual(await backend.tasks.countByStatus(), { submitted: 0, processing: 0, succeed: 0, failed: 0 });
+    });
+
+    describe('countByStatus', () => {
+      it('counts the tasks of every account by status, every status present', async () => {
+        assert.deepEqual(await backend.tasks.countByStatus(), { submitted: 0, processing: 0, succeed: 0, failed: 0 });
+        const [a, b] = [newTask(), newTask({ accountId: 'acct_b' })];
+        await createOk(backend.tasks, a);
+        await createOk(backend.tasks, b);
+        await createOk(backend.tasks, newTask());
+        await backend.tasks.updateStatus(a.id, change({ from: ['submitted'], status: 'processing' }));
+        await backend.tasks.updateStatus(b.id, change({ from: ['submitted'], status: 'failed', statusMsg: 'x' }));
+        assert.deepEqual(await backend.tasks.countByStatus(), { submitted: 1, processing: 1, succeed: 0, failed: 1 });
+      });
+    });
+
     describe('create', () => {
       it('stores a submitted task that reads back field for field', async () => {
         const input = newTask({ externalTaskId: 'ext-1', n: 3, callbackUrl: 'https://example.com/hook' });

@@ -102,6 +102,7 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
   const blobs: BlobStore = {
     get: (key) => storage.blobs.get(key),
     sweepExpired: (now) => storage.blobs.sweepExpired(now),
+    checkWritable: () => storage.blobs.checkWritable(),
     close: () => storage.blobs.close(),
     put: async (key, data, meta) => {
       await storage.blobs.put(key, data, meta);
@@ -121,7 +122,7 @@ export async function startApi(options: StartOptions = {}): Promise<TestApi> {
     logger: options.logLines
       ? pino({ level: 'info' }, { write: (line: string) => void options.logLines!.push(line) })
       : pino({ level: 'silent' }),
-    ready: async () => ready,
+    readiness: async () => [{ name: 'database', problem: ready ? null : 'not writable (test)' }],
     rateLimitWindowMs: options.rateLimitWindowMs,
     eventsHeartbeatMs: options.eventsHeartbeatMs,
   });

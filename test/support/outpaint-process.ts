@@ -84,7 +84,7 @@ export interface ServerProcess {
 
 /** Starts `outpaint serve [ARGS…]` (e.g. --no-workers) and resolves once it printed its URL. */
 export function startServer(env: Record<string, string>, args: string[] = []): Promise<ServerProcess> {
-  return startProcess([CLI, 'serve', ...args], env, /listening on (http:\/\/\S+)/);
+  return startProcess([CLI, 'serve', ...args], env, /listening on (https?:\/\/\S+)/);
 }
 
 /** Starts `outpaint worker` and resolves once it printed its start line (`url` is where its result links point). */

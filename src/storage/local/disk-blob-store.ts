@@ -156,6 +156,23 @@ export class DiskBlobStore implements BlobStore {
     return deleted;
   }
 
+  /** A small file written, flushed and removed where puts write first (tmp/). */
+  async checkWritable(): Promise<void> {
+    await fs.mkdir(this.tmpDir, { recursive: true });
+    const probe = path.join(this.tmpDir, `ready-${randomUUID()}.probe`);
+    try {
+      const handle = await fs.open(probe, 'wx');
+      try {
+        await handle.writeFile('ok');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      await unlinkIfPresent(probe).catch(() => undefined);
+    }
+  }
+
   async close(): Promise<void> {
     // Nothing held open between calls.
   }

@@ -10,6 +10,7 @@ import { PgJobQueue, startBoss } from './job-queue.js';
 import { PgKeyStore } from './key-store.js';
 import { PgRateCounter } from './rate-counter.js';
 import { isInstalled, migrate } from './schema.js';
+import { stmt } from './statements.js';
 import { PgSecretStore } from './secret-store.js';
 import { PgTaskStore } from './task-store.js';
 
@@ -63,6 +64,9 @@ export async function openPostgresBackend(url: string, options: PostgresOptions 
       rateCounter: new PgRateCounter(pool),
       schema: target.schema,
       location: target.location,
+      async checkWritable() {
+        await pool.query(stmt('probeWrite'));
+      },
       close() {
         // pg-boss runs no workers of ours (claims are fetches), so nothing is waited for.
         closing ??= boss.stop({ graceful: false, close: false }).then(() => pool.end());

@@ -106,6 +106,11 @@ export class PgJobQueue extends PgPort implements JobQueue {
   async queued(): Promise<number> {
     return this.claimable();
   }
+
+  async oldestWaitingMs(): Promise<number | null> {
+    const { ms } = (await this.pool.query<{ ms: string | null }>(stmt('oldestClaimableAge'))).rows[0];
+    return ms === null ? null : Math.max(0, Number(ms));
+  }
 }
 
 /**

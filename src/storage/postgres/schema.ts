@@ -103,6 +103,16 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 2,
+    name: 'readiness_probe',
+    sql: `
+      -- One row rewritten by /readyz: a committed write proves the database takes writes now.
+      CREATE TABLE readiness_probe (id integer PRIMARY KEY CHECK (id = 1), checked_at bigint NOT NULL);
+      -- countByStatus for the metrics scrape: an index-only scan instead of reading every task row.
+      CREATE INDEX tasks_status ON tasks (status);
+    `,
+  },
 ];
 
 /** Whether Outpaint's tables exist in the schema (the pool's search_path). */

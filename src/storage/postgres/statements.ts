@@ -31,6 +31,11 @@ export const SQL = {
   lockBossSetup: `SELECT pg_advisory_xact_lock(${lockKey('boss-setup', '$1')})`,
   recordMigration: `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, ${NOW_MS})`,
 
+  // Readiness and metrics
+  probeWrite: `INSERT INTO readiness_probe (id, checked_at) VALUES (1, ${NOW_MS})
+    ON CONFLICT (id) DO UPDATE SET checked_at = EXCLUDED.checked_at`,
+  tasksByStatus: 'SELECT status, COUNT(*)::integer AS n FROM tasks GROUP BY status',
+
   // Tasks
   taskById: `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1`,
   taskByAccountAndId: `SELECT ${TASK_COLUMNS} FROM tasks WHERE account_id = $1 AND id = $2`,
@@ -63,6 +68,12 @@ export const SQL = {
 
   // Jobs (pg-boss's queue and our leases)
   /** Jobs a claim would take now: waiting in pg-boss, or leased here with the lease run out (or handed back). */
+  /**
+   * How long the oldest claimable job has waited since it was sent to pg-boss, in ms on the database's
+   * clock: waiting in pg-boss, or leased and run out (its job row is still pg-boss's 'active' one).
+   */
+  oldestClaimableAge: `SELECT ${NOW_MS} - (extract(epoch FROM MIN(created_on)) * 1000)::bigint AS ms FROM job
+    WHERE name = '${JOB_QUEUE}' AND (state < 'active' OR id IN (SELECT job_id FROM job_leases WHERE expires_at <= ${NOW_MS}))`,
   claimableJobs: `SELECT
       (SELECT COUNT(*) FROM job WHERE name = '${JOB_QUEUE}' AND state < 'active')
     + (SELECT COUNT(*) FROM job_leases WHERE expires_at <= ${NOW_MS}) AS n`,

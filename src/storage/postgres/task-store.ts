@@ -7,7 +7,7 @@
  * circle.
  */
 import type pg from 'pg';
-import type { NewTask, TaskRecord } from '../../tasks/model.js';
+import type { NewTask, TaskRecord, TaskStatus } from '../../tasks/model.js';
 import { newCallbackId } from '../ids.js';
 import { taskFromRow, type TaskRow } from '../rows.js';
 import type { AdmissionLimits, CreateResult, ListPage, StatusChange, TaskStore } from '../task-store.js';
@@ -99,6 +99,13 @@ export class PgTaskStore extends PgPort implements TaskStore {
 
   async setProgress(taskId: string, progress: number): Promise<void> {
     await this.pool.query(stmt('raiseProgress', [taskId, progress]));
+  }
+
+  async countByStatus(): Promise<Record<TaskStatus, number>> {
+    const counts: Record<TaskStatus, number> = { submitted: 0, processing: 0, succeed: 0, failed: 0 };
+    const { rows } = await this.pool.query<{ status: TaskStatus; n: number }>(stmt('tasksByStatus'));
+    for (const row of rows) counts[row.status] = row.n;
+    return counts;
   }
 
   private async one(name: StatementName, params: unknown[]): Promise<TaskRecord | null> {

@@ -4,6 +4,7 @@
  *                   user metadata `x-amz-meta-outpaint-expires-at` (Unix ms; absent: kept for ever)
  * A PUT is atomic on S3 (readers see the old object, the new one, or none), so no commit marker is needed.
  */
+import { randomUUID } from 'node:crypto';
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -140,6 +141,16 @@ export class S3BlobStore implements BlobStore {
     } while (token);
     await flush();
     return deleted;
+  }
+
+  /**
+   * A small object put and deleted again under the prefix (`.readiness/`, a name no blob key of Outpaint's
+   * takes): S3 answering a write, with these credentials, is what readiness needs, not a HeadBucket.
+   */
+  async checkWritable(): Promise<void> {
+    const key = `${this.prefix}.readiness/${randomUUID()}`;
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: 'ok', ContentLength: 2, ContentType: 'text/plain' }));
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
   async close(): Promise<void> {

@@ -40,6 +40,9 @@ export function openSqliteBackend(dataDir: string, { create = true }: OpenOption
     ...ports,
     file,
     location,
+    async checkWritable() {
+      connection.sql.probeWrite.run();
+    },
     async close() {
       await Promise.all(Object.values(ports).map((p) => p.close()));
     },

@@ -34,4 +34,9 @@ export class SqliteJobQueue extends SqlitePort implements JobQueue {
   async queued(): Promise<number> {
     return this.sql.claimableJobs.get()!.n;
   }
+
+  async oldestWaitingMs(): Promise<number | null> {
+    const { ms } = this.sql.oldestClaimableAge.get()!;
+    return ms === null ? null : Math.max(0, ms);
+  }
 }

@@ -94,6 +94,31 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
     name: 'tasks.progress',
     sql: `ALTER TABLE tasks ADD COLUMN progress INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100);`,
   },
+  {
+    version: 3,
+    name: 'readiness_probe, task_status_counts',
+    sql: `
+      -- Written by the readiness check (GET /readyz): a database that cannot take this write is not ready.
+      CREATE TABLE readiness_probe (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);
+
+      -- Tasks per status, kept by triggers in the writing transaction, so that the metrics scrape reads
+      -- four rows instead of counting the whole table (600 ms at a million tasks, on the API's thread).
+      CREATE TABLE task_status_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL);
+      INSERT INTO task_status_counts (status, n)
+        SELECT s.status, (SELECT COUNT(*) FROM tasks t WHERE t.status = s.status)
+        FROM (SELECT 'submitted' AS status UNION ALL SELECT 'processing' UNION ALL SELECT 'succeed' UNION ALL SELECT 'failed') s;
+      CREATE TRIGGER tasks_counted_on_insert AFTER INSERT ON tasks BEGIN
+        UPDATE task_status_counts SET n = n + 1 WHERE status = NEW.status;
+      END;
+      CREATE TRIGGER tasks_counted_on_status AFTER UPDATE OF status ON tasks WHEN OLD.status <> NEW.status BEGIN
+        UPDATE task_status_counts SET n = n - 1 WHERE status = OLD.status;
+        UPDATE task_status_counts SET n = n + 1 WHERE status = NEW.status;
+      END;
+      CREATE TRIGGER tasks_counted_on_delete AFTER DELETE ON tasks BEGIN
+        UPDATE task_status_counts SET n = n - 1 WHERE status = OLD.status;
+      END;
+    `,
+  },
 ];
 
 /** Opens (creating if needed) the database file and brings its schema up to date. */

@@ -6,6 +6,7 @@
  * database's clock, never from the calling process: with the PostgreSQL backend several machines share
  * one database, and the SQLite backend keeps the same rule so that both behave alike.
  */
+import type { TaskStatus } from '../../tasks/model.js';
 import type { CallbackRow, KeyRow, TaskRow } from '../rows.js';
 import type { DB } from './schema.js';
 
@@ -49,6 +50,7 @@ export function prepareStatements(db: DB) {
       `UPDATE tasks SET status = @status, status_msg = @statusMsg, images = @images, updated_at = @at
        WHERE id = @id`,
     ),
+    tasksByStatus: db.prepare<[], { status: TaskStatus; n: number }>('SELECT status, n FROM task_status_counts'),
     raiseProgress: db.prepare<{ id: string; progress: number }>(
       `UPDATE tasks SET progress = @progress WHERE id = @id AND status = 'processing' AND progress < @progress`,
     ),
@@ -59,6 +61,7 @@ export function prepareStatements(db: DB) {
        ON CONFLICT (task_id) DO NOTHING`,
     ),
     claimableJobs: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM jobs WHERE ${CLAIMABLE}`),
+    oldestClaimableAge: db.prepare<[], { ms: number | null }>(`SELECT ${NOW_MS} - MIN(created_at) AS ms FROM jobs WHERE ${CLAIMABLE}`),
     claimJob: db.prepare<{ owner: string; leaseMs: number }, { id: number; task_id: string; attempt: number }>(
       `UPDATE jobs SET state = 'running', lease_owner = @owner, lease_expires_at = ${NOW_MS} + @leaseMs,
          attempt = attempt + 1
@@ -102,6 +105,10 @@ export function prepareStatements(db: DB) {
        WHERE id = @id AND state = 'pending'`,
     ),
     pendingCallbacks: db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM callbacks WHERE state = 'pending'`),
+
+    // Readiness: one row, rewritten by every check, so that the check is a real committed write.
+    probeWrite: db.prepare(`INSERT INTO readiness_probe (id, checked_at) VALUES (1, ${NOW_MS})
+       ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`),
 
     // API keys
     insertKey: db.prepare(

@@ -4,7 +4,7 @@
  * transactions, which take the write lock up front: another connection (another process on the same
  * file) waits on busy_timeout instead of failing half-way through a read-then-write.
  */
-import type { NewTask, TaskRecord } from '../../tasks/model.js';
+import type { NewTask, TaskRecord, TaskStatus } from '../../tasks/model.js';
 import { newCallbackId } from '../ids.js';
 import type { AdmissionLimits, CreateResult, ListPage, StatusChange, TaskStore } from '../task-store.js';
 import { SqlitePort } from './connection.js';
@@ -85,6 +85,12 @@ export class SqliteTaskStore extends SqlitePort implements TaskStore {
 
   async setProgress(taskId: string, progress: number): Promise<void> {
     this.sql.raiseProgress.run({ id: taskId, progress });
+  }
+
+  async countByStatus(): Promise<Record<TaskStatus, number>> {
+    const counts: Record<TaskStatus, number> = { submitted: 0, processing: 0, succeed: 0, failed: 0 };
+    for (const row of this.sql.tasksByStatus.all()) counts[row.status] = row.n;
+    return counts;
   }
 
   /** Inside the caller's transaction. A body without a callback URL has nowhere to go and is dropped. */
