@@ -160,7 +160,8 @@ const lowest = (from: number, to: number) => Math.min(...rssTrace.filter((s) => 
 const troughEarly = lowest(5, 10);
 const troughLate = lowest((MINUTES * 2) / 3, MINUTES);
 const peak = Math.max(...rssTrace.map((s) => s.rss), end.rss);
-const rssGrowth = troughLate - troughEarly;
+// A run too short to have both windows cannot judge a leak: NaN fails the bound below.
+const rssGrowth = Number.isFinite(troughEarly) && Number.isFinite(troughLate) ? troughLate - troughEarly : NaN;
 const fdGrowth = end.fds - base.fds;
 console.log(`requests: ${JSON.stringify(counts)}; tasks ${tasks.length}, callbacks received ${receiver.received.length}`);
 console.log(
