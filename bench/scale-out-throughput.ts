@@ -197,7 +197,7 @@ try {
       const m = await configs[i].measure();
       results[i].push(m);
       console.log(
-        `round ${r + 1}  ${configs[i].label}  ${m.tasksPerMin.toFixed(1).padStart(6)} tasks/min  (${m.seconds.toFixed(2)} s; engine ${m.engineMs} ms a task, threads busy ${(m.busy * 100).toFixed(0)} %; CPU s: engines ${m.engineCpu.toFixed(1)}` +
+        `round ${r + 1}  ${configs[i].label}  ${m.tasksPerMin.toFixed(1).padStart(6)} tasks/min  (${m.seconds.toFixed(2)} s; engine ${m.engineMs} ms a task, threads busy ${(m.busy * 100).toFixed(0)} %; engines' CPU ${m.engineCpu.toFixed(1)} s = ${(m.engineCpu / m.seconds).toFixed(2)} cores` +
           `${i === 2 ? '' : `, API ${m.apiCpu.toFixed(1)}`})  load ${load()}`,
       );
     }
