@@ -2,8 +2,9 @@
  * The scale-out kill test (issue 6), as processes through HTTP on real engines: 2 `outpaint serve
  * --no-workers` API nodes and 2 `outpaint worker` processes on one fresh PostgreSQL schema and one
  * s3rver bucket. 100 tasks with callbacks are created alternately through both API nodes; once 20 have
- * succeeded and both workers hold a job, one worker and one API node are SIGKILLed; the rest are
- * created through the surviving API node and the surviving worker alone finishes everything (the killed
+ * succeeded and both workers hold a job, one worker and one API node are SIGKILLed, creates still
+ * flowing into that node (the one cut off is looked up by its external_task_id); the rest are created
+ * through the surviving API node and the surviving worker alone finishes everything (the killed
  * worker is not restarted). Every task ends `succeed`, every image downloads with the right size, every
  * task's `succeed` callback arrives (a repeat only under the same webhook-id), and no task has two
  * result sets, neither in the task nor in the bucket.
@@ -92,19 +93,20 @@ test('2 API nodes + 2 workers on PostgreSQL and S3: SIGKILL one of each mid-run,
 
   const image = (await makePng(SIDE, SIDE)).toString('base64');
   const ids: string[] = [];
-  const create = async (node: ServerProcess, i: number) => {
+  let next = 0;
+  const create = async (node: ServerProcess) => {
     const res = await api(node.url, 'POST', EXPAND, bearer, {
       image,
       right_expansion_ratio: 0.25,
       callback_url: receiver.url,
-      external_task_id: `kill-${i}`,
+      external_task_id: `kill-${next++}`,
     });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     ids.push(res.body.data.task_id as string);
   };
   const succeededCallbacks = () => new Set(receiver.received.filter((r) => r.body.task_status === 'succeed').map((r) => r.body.task_id)).size;
 
-  for (let i = 0; i < FIRST_WAVE; i++) await create(i % 2 === 0 ? apiA : apiB, i);
+  for (let i = 0; i < FIRST_WAVE; i++) await create(i % 2 === 0 ? apiA : apiB);
 
   // Kill while both workers are in the middle of a job, so that one job really is lost with its worker.
   await waitFor(`${KILL_AFTER_SUCCEEDED} tasks succeeded`, async () => succeededCallbacks() >= KILL_AFTER_SUCCEEDED, 120_000);
@@ -112,16 +114,39 @@ test('2 API nodes + 2 workers on PostgreSQL and S3: SIGKILL one of each mid-run,
     const rows = await leaseOwners();
     return new Set(rows.map((r) => r.owner).filter(Boolean)).size === 2 && rows;
   }, 30_000);
+  // Creates keep going into the API node that is killed: the one whose answer the kill cuts off (or that
+  // finds the node gone) may or may not have been accepted, and is looked up on the surviving node.
+  let createdOnB = 0;
+  let unanswered = '';
+  const intoB = (async () => {
+    for (;;) {
+      const externalId = `kill-${next}`;
+      try {
+        await create(apiB);
+        createdOnB++;
+      } catch (err) {
+        if (err instanceof assert.AssertionError) throw err;
+        unanswered = externalId;
+        return;
+      }
+    }
+  })();
+  await waitFor('creates flowing into the node to be killed', async () => createdOnB >= 2, 30_000);
   workerB.child.kill('SIGKILL');
   apiB.child.kill('SIGKILL');
   assert.equal(await workerB.exited, 'SIGKILL');
   assert.equal(await apiB.exited, 'SIGKILL');
+  await intoB;
+  const lookedUp = await api(apiA.url, 'GET', `${EXPAND}/${unanswered}`, bearer);
+  const cutOffAccepted = lookedUp.status === 200;
+  if (cutOffAccepted) ids.push(lookedUp.body.data.task_id as string);
+  else assert.equal(lookedUp.body.code, 1203, JSON.stringify(lookedUp.body));
   const succeededAtKill = succeededCallbacks();
   // Read again after the kill as well: the dead worker's lease stays until it is claimed again, even one
   // it took between the first read and the signal.
   const leasedAtKill = [...new Set([...busy, ...(await leaseOwners())].map((r) => r.task_id))];
 
-  for (let i = FIRST_WAVE; i < TASKS; i++) await create(apiA, i);
+  while (ids.length < TASKS) await create(apiA);
   assert.equal(new Set(ids).size, TASKS);
 
   // Poll the surviving node's list (one request for all) until nothing is waiting or running.
@@ -187,7 +212,8 @@ test('2 API nodes + 2 workers on PostgreSQL and S3: SIGKILL one of each mid-run,
 
   t.diagnostic(
     `scale-out kill: ${TASKS} tasks succeeded in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
-      `(2 API + 2 workers; SIGKILL of 1 worker + 1 API after ${succeededAtKill} succeeded, killed worker not restarted); ` +
+      `(2 API + 2 workers; SIGKILL of 1 worker + 1 API after ${succeededAtKill} succeeded, killed worker not restarted; ` +
+      `the create cut off by the kill was ${cutOffAccepted ? 'accepted' : 'not accepted'}); ` +
       `${received.length} callbacks received, ${duplicates} repeated deliveries (same webhook-id); ` +
       `re-claimed jobs: ${reclaimed.length} (${reclaimed.join(', ')})`,
   );
