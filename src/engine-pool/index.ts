@@ -15,6 +15,7 @@ import {
   type QualityPreset,
   type RasterImage,
 } from '../engine/types.js';
+import { SharedMemoryPool } from './shared-memory.js';
 import type { WorkerTask } from './worker.js';
 
 export interface EnginePoolOptions {
@@ -42,10 +43,12 @@ export class EnginePool {
   readonly threads: number;
   /** Thread ids of the threads that have started running. */
   private readonly online = new Set<number>();
+  private readonly shared: SharedMemoryPool;
   private closing = false;
 
   constructor(options: EnginePoolOptions = {}) {
     this.threads = Math.max(1, Math.floor(options.threads ?? os.availableParallelism()));
+    this.shared = new SharedMemoryPool(this.threads);
     this.piscina = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
       minThreads: this.threads,
@@ -80,17 +83,21 @@ export class EnginePool {
     if (signal?.aborted) throw new EngineCancelledError();
     const layout = plan(image.width, image.height, ratios, quality);
 
-    // The input goes to shared memory once; every worker reads the same bytes.
+    // The input goes to shared memory once; every worker reads the same bytes. One pooled buffer holds
+    // the pixels (unless the caller's are shared already), then the cancel flag and the progress counters.
     const byteLength = image.width * image.height * image.channels;
+    const inputShared = image.data.buffer instanceof SharedArrayBuffer;
+    const controlOffset = inputShared ? 0 : Math.ceil(byteLength / 4) * 4;
+    const memory = this.shared.acquire(controlOffset + 4 * (1 + n));
     let pixels: Uint8Array;
-    if (image.data.buffer instanceof SharedArrayBuffer) {
+    if (inputShared) {
       pixels = new Uint8Array(image.data.buffer, image.data.byteOffset, byteLength);
     } else {
-      pixels = new Uint8Array(new SharedArrayBuffer(byteLength));
+      pixels = new Uint8Array(memory, 0, byteLength);
       pixels.set(image.data.subarray(0, byteLength));
     }
-    const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
-    const progress = new Int32Array(new SharedArrayBuffer(4 * n));
+    const cancelFlag = new Int32Array(memory, controlOffset, 1);
+    const progress = new Int32Array(memory, controlOffset + 4, n);
     const onAbort = (): void => {
       Atomics.store(cancelFlag, 0, 1);
     };
@@ -143,6 +150,8 @@ export class EnginePool {
     } finally {
       if (timer) clearInterval(timer);
       signal?.removeEventListener('abort', onAbort);
+      // Every run has settled (allSettled above): no thread reads this memory any more.
+      this.shared.release(memory);
     }
   }
 
