@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DiskBlobStore, FileSecretStore, MemoryRateCounter } from './local/index.js';
 import { openSqliteBackend } from './sqlite/index.js';
 import { diskSpaceGuard } from './local/disk-space.js';
-import type { OpenOptions, SeparateBlobs, Storage } from './storage.js';
+import type { DatabaseBackend, OpenOptions, SeparateBlobs, Storage } from './storage.js';
 
 export interface EmbeddedOptions extends OpenOptions {
   /** The free space below which `space` reports a shortage (0, the default: never). */
@@ -21,6 +21,20 @@ export interface EmbeddedOptions extends OpenOptions {
 /** `create: false` refuses (StorageNotFoundError) when there is no database yet. */
 export function openEmbeddedStorage(dataDir: string, options: EmbeddedOptions = {}): Storage {
   const database = openSqliteBackend(dataDir, { create: options.create });
+  return assembleStorage(database, dataDir, options, { secrets: new FileSecretStore(dataDir), rateCounter: new MemoryRateCounter() });
+}
+
+/**
+ * A database backend with its blobs (S3 when handed over, else dataDir/blobs) and shared state: the one
+ * assembly both backends use. The space guard watches the data directory, and the local blobs' file
+ * system too (a volume may be mounted at blobs/); blobs elsewhere take no room here.
+ */
+export function assembleStorage(
+  database: DatabaseBackend,
+  dataDir: string,
+  options: EmbeddedOptions,
+  shared: Pick<Storage, 'secrets' | 'rateCounter'>,
+): Storage {
   const blobsDir = path.join(dataDir, 'blobs');
   const blobs = options.blobs?.store ?? new DiskBlobStore(blobsDir);
   return {
@@ -33,10 +47,7 @@ export function openEmbeddedStorage(dataDir: string, options: EmbeddedOptions = 
     blobs,
     blobsLocation: options.blobs?.location ?? `directory ${blobsDir}`,
     blobLinks: options.blobs?.links ?? null,
-    secrets: new FileSecretStore(dataDir),
-    rateCounter: new MemoryRateCounter(),
-    // The database and the blobs may sit on different file systems (a volume mounted at blobs/); blobs
-    // elsewhere (S3) take no room here.
+    ...shared,
     space: diskSpaceGuard(options.blobs ? [dataDir] : [dataDir, blobsDir], options.minFreeBytes ?? 0),
     async close() {
       await Promise.all([database.close(), blobs.close()]);
