@@ -9,6 +9,8 @@ import type { RasterImage } from './types.js';
 
 export interface FinalizeInput {
   solver: LevelSolver;
+  /** A working-level RGB correction of the low frequencies (low-frequency.ts), sampled bilinearly; or null. */
+  lowFrequency: Float32Array | null;
   /** Working level = full resolution / scale (a power of two). */
   scale: number;
   raster: RasterImage;
@@ -26,6 +28,7 @@ export interface FinalizeInput {
 /** Streams the output row by row: no full-resolution float buffers, so memory stays near the output's size. */
 export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
   const { solver, scale, raster, width, height, rect, radius, checkCancelled } = p;
+  const low = p.lowFrequency;
   const out = new Uint8Array(width * height * 3);
   const rw = rect.x1 - rect.x0;
   const stride = raster.channels;
@@ -137,6 +140,20 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
     return 1;
   };
 
+  // New pixels stay within the original's range per channel: the corrections are smooth offsets on copied
+  // pixels, and on a high-contrast texture they would otherwise push its darkest and brightest parts past it.
+  const lo = [255, 255, 255];
+  const hi = [0, 0, 0];
+  for (let i = 0; i < rw * (rect.y1 - rect.y0) * stride; i += stride) {
+    for (let c = 0; c < 3; c++) {
+      const v = src[i + c];
+      if (v < lo[c]) lo[c] = v;
+      if (v > hi[c]) hi[c] = v;
+    }
+  }
+  const [lo0, lo1, lo2] = lo;
+  const [hi0, hi1, hi2] = hi;
+
   for (let y = 0; y < height; y++) {
     if ((y & 31) === 0) checkCancelled();
     const inRows = y >= rect.y0 && y < rect.y1;
@@ -167,9 +184,25 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
         g += corr[1];
         b += corr[2];
       }
-      out[o] = r < 0 ? 0 : r > 255 ? 255 : Math.round(r);
-      out[o + 1] = g < 0 ? 0 : g > 255 ? 255 : Math.round(g);
-      out[o + 2] = b < 0 ? 0 : b > 255 ? 255 : Math.round(b);
+      if (low) {
+        // Bilinear between working cell centres.
+        const fx = Math.min(Math.max((x + 0.5) / scale - 0.5, 0), ww - 1);
+        const fy = Math.min(Math.max((y + 0.5) / scale - 0.5, 0), wh - 1);
+        const x0 = Math.floor(fx);
+        const y0 = Math.floor(fy);
+        const x1 = x0 + 1 < ww ? x0 + 1 : x0;
+        const y1 = y0 + 1 < wh ? y0 + 1 : y0;
+        const tx = fx - x0;
+        const ty = fy - y0;
+        const a = (y0 * ww + x0) * 3, bq = (y0 * ww + x1) * 3, c = (y1 * ww + x0) * 3, d = (y1 * ww + x1) * 3;
+        const wa = (1 - tx) * (1 - ty), wb = tx * (1 - ty), wc = (1 - tx) * ty, wd = tx * ty;
+        r += low[a] * wa + low[bq] * wb + low[c] * wc + low[d] * wd;
+        g += low[a + 1] * wa + low[bq + 1] * wb + low[c + 1] * wc + low[d + 1] * wd;
+        b += low[a + 2] * wa + low[bq + 2] * wb + low[c + 2] * wc + low[d + 2] * wd;
+      }
+      out[o] = r < lo0 ? lo0 : r > hi0 ? hi0 : Math.round(r);
+      out[o + 1] = g < lo1 ? lo1 : g > hi1 ? hi1 : Math.round(g);
+      out[o + 2] = b < lo2 ? lo2 : b > hi2 ? hi2 : Math.round(b);
     }
   }
   return out;

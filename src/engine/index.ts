@@ -11,6 +11,7 @@ import { downsampleKnown, halveLevel, pullPushFill, type PyramidLevel, type Rect
 import { Rng } from './rng.js';
 import { LevelSolver, type SolverTuning } from './solver.js';
 import { finalizeFullResolution } from './finalize.js';
+import { borderExtension, boxBlur, lowFrequencyCorrection } from './low-frequency.js';
 import {
   EngineCancelledError,
   type ExpandedImage,
@@ -52,6 +53,12 @@ export const TUNING: Readonly<SolverTuning> = Object.freeze({
   searchShrinkWithSimilar: 3,
   finalRadiusFactor: 0.5,
   similarSweeps: 2,
+  lowFrequencyWeight: 1,
+  lowFrequencyRadius: 1 / 40,
+  lowFrequencyRamp: 2,
+  lowFrequencyChroma: 0.5,
+  layoutPrior: 0.5,
+  farRamp: 0.5,
 });
 
 export interface GreedyTuning {
@@ -88,6 +95,8 @@ export interface PreparedExpansion {
   /** Per optimised level (index = level), the look-alike source of each source centre (see LevelSolver.similar). */
   similar: (Int32Array | null)[];
   iterations: number[];
+  /** The working level's smooth border extension, blurred like the synthesis's low frequencies (null when off). */
+  membrane: Float32Array | null;
   /** Progress steps of one result. */
   steps: number;
   preset: Readonly<Preset>;
@@ -186,7 +195,20 @@ export function prepare(
       similar[l] = scratch.buildSimilarSources(new Rng(0x5eed, 1000 + l), tuning.similarSweeps);
     }
   }
-  return { raster: image, width, height, rect, levels, working, coarseFill, similar, iterations, steps, preset, tuning, greedy };
+  let membrane: Float32Array | null = null;
+  if (tuning.lowFrequencyWeight > 0) {
+    const lv = levels[working];
+    const radius = Math.max(1, Math.round(Math.min(lv.width, lv.height) * tuning.lowFrequencyRadius));
+    // The border's low frequencies only: a band of raw pixels would carry its texture outward (one stripe
+    // of a striped picture would become a flood of its colour).
+    const kw = lv.known.x1 - lv.known.x0;
+    const kh = lv.known.y1 - lv.known.y0;
+    const lowKnown = new Float32Array(lv.knownRgb);
+    boxBlur(lowKnown, kw, kh, radius, 2, new Float32Array(lowKnown.length));
+    membrane = borderExtension(lv.width, lv.height, lv.known, lowKnown, tuning.radius + 1);
+    boxBlur(membrane, lv.width, lv.height, radius, 2, new Float32Array(membrane.length));
+  }
+  return { raster: image, width, height, rect, levels, working, coarseFill, similar, membrane, iterations, steps, preset, tuning, greedy };
 }
 
 /** One result of a prepared job. Deterministic in `seed`. */
@@ -234,8 +256,12 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
   checkCancelled();
   const scale = 1 << working;
   const r = tuning.radius;
+  const lowFrequency = prep.membrane
+    ? lowFrequencyCorrection(solver!.rgb, prep.membrane, solver!.width, solver!.height, solver!.known, tuning, tuning.lowFrequencyRamp * (2 * r + 1))
+    : null;
   const data = finalizeFullResolution({
     solver: solver!,
+    lowFrequency,
     scale,
     raster: prep.raster,
     width: prep.width,

@@ -5,11 +5,12 @@
  */
 import { distanceToRect, type Rect } from './pyramid.js';
 import type { Rng } from './rng.js';
+import type { LowFrequencyTuning } from './low-frequency.js';
 
 /** Channels of the patch descriptor: R, G, B and the luminance gradient (x, y). */
 export const FEATURES = 5;
 
-export interface SolverTuning {
+export interface SolverTuning extends LowFrequencyTuning {
   /** Patch radius: patches are (2r+1)². */
   radius: number;
   /** Weight of the gradient channels relative to colour. */
@@ -29,6 +30,14 @@ export interface SolverTuning {
   finalRadiusFactor: number;
   /** PatchMatch sweeps building the look-alike sources (0 = none). */
   similarSweeps: number;
+  /**
+   * Layout prior, as a fraction of the mean patch distance: a target past the original's top edge pays this
+   * times how far down the original its source lies (0 at the top row, 1 at the bottom), likewise for the
+   * other sides, scaled by how far out the target lies (`farRamp`). 0 = off.
+   */
+  layoutPrior: number;
+  /** Distance from the original, as a fraction of the original's short side, where "far" reaches 1. */
+  farRamp: number;
 }
 
 export class LevelSolver {
@@ -67,6 +76,11 @@ export class LevelSolver {
    * Scales the reuse penalty.
    */
   private saliency: Float32Array | null = null;
+  /**
+   * Per target centre, the layout prior's coefficients: prior = a × (source row − sources.y0) +
+   * b × (source column − sources.x0) + c, in units of the mean patch distance × layoutPrior.
+   */
+  private readonly layout: Float32Array;
 
   constructor(width: number, height: number, known: Rect, knownRgb: Float32Array, tuning: Readonly<SolverTuning>) {
     this.width = width;
@@ -83,6 +97,7 @@ export class LevelSolver {
     this.usage = new Int32Array(n);
     this.confidence = new Float32Array(n);
     this.voteWeight = new Float32Array(n);
+    this.layout = new Float32Array(n * 3);
     const kw = known.x1 - known.x0;
     for (let y = known.y0; y < known.y1; y++) {
       const from = (y - known.y0) * kw * 3;
@@ -99,8 +114,38 @@ export class LevelSolver {
         if (x >= s.x0 && x < s.x1 && y >= s.y0 && y < s.y1) continue;
         const i = y * width + x;
         this.targets[k++] = i;
-        const d = Math.min(distanceToRect(x, y, known), clampD);
-        this.confidence[i] = Math.pow(tuning.confidenceBase, -d);
+        const d = distanceToRect(x, y, known);
+        this.confidence[i] = Math.pow(tuning.confidenceBase, -Math.min(d, clampD));
+        this.setLayout(i, x, y, d);
+      }
+    }
+  }
+
+  /** The target's farness and layout-prior coefficients (see `layout`). */
+  private setLayout(i: number, x: number, y: number, d: number): void {
+    const { known, sources: s } = this;
+    const far = Math.min(1, d / Math.max(1, this.tuning.farRamp * Math.min(known.x1 - known.x0, known.y1 - known.y0)));
+    const dx = x < known.x0 ? known.x0 - x : x >= known.x1 ? x - known.x1 + 1 : 0;
+    const dy = y < known.y0 ? known.y0 - y : y >= known.y1 ? y - known.y1 + 1 : 0;
+    if (dx + dy === 0) return;
+    // Sides blend by how far the target lies past each, as in the border extension.
+    const wv = (far * dy) / (dx + dy);
+    const wh = (far * dx) / (dx + dy);
+    const invH = 1 / Math.max(1, s.y1 - s.y0 - 1);
+    const invW = 1 / Math.max(1, s.x1 - s.x0 - 1);
+    const o = i * 3;
+    if (dy > 0) {
+      if (y < known.y0) this.layout[o] = wv * invH;
+      else {
+        this.layout[o] = -wv * invH;
+        this.layout[o + 2] += wv;
+      }
+    }
+    if (dx > 0) {
+      if (x < known.x0) this.layout[o + 1] = wh * invW;
+      else {
+        this.layout[o + 1] = -wh * invW;
+        this.layout[o + 2] += wh;
       }
     }
   }
@@ -459,6 +504,7 @@ export class LevelSolver {
     const lambda = this.tuning.reusePenalty * this.meanDistance;
     const shrink = similar ? this.tuning.searchShrinkWithSimilar : 2;
     const sal = this.saliency ?? (this.saliency = this.computeSaliency());
+    this.layoutScale = this.tuning.layoutPrior * this.meanDistance;
     const maxRadius = Math.max(s.x1 - s.x0, s.y1 - s.y0);
     const step = reverse ? -1 : 1;
     const n = targets.length;
@@ -497,16 +543,32 @@ export class LevelSolver {
     }
   }
 
+  private layoutScale = 0;
+
   /**
-   * Moves target `t` to source `cand` when that lowers its cost: patch distance plus `lambda × saliency`
-   * per other target already using the source (the no-cloning penalty). Keeps the reuse counts in step.
+   * What target `t` pays for source `c` beyond the patch distance, with `others` other targets using it:
+   * `lambda × saliency` per other user (the no-cloning penalty) and the layout prior.
+   */
+  private extraCost(t: number, c: number, others: number, lambda: number, sal: Float32Array): number {
+    const cx = c % this.width;
+    const o = t * 3;
+    const L = this.layout;
+    return (
+      lambda * sal[c] * others +
+      this.layoutScale * (L[o] * ((c - cx) / this.width - this.sources.y0) + L[o + 1] * (cx - this.sources.x0) + L[o + 2])
+    );
+  }
+
+  /**
+   * Moves target `t` to source `cand` when that lowers its cost (patch distance + extraCost). Keeps the
+   * reuse counts in step.
    */
   private improve(t: number, cand: number, lambda: number, sal: Float32Array): void {
     const { nnf, nnd, usage } = this;
     const best = nnf[t];
     if (cand === best) return;
-    const cost = nnd[t] + lambda * sal[best] * (usage[best] - 1);
-    const bound = cost - lambda * sal[cand] * usage[cand];
+    const cost = nnd[t] + this.extraCost(t, best, usage[best] - 1, lambda, sal);
+    const bound = cost - this.extraCost(t, cand, usage[cand], lambda, sal);
     if (bound <= 0) return;
     const d = this.patchDistance(t, cand, bound);
     if (d < bound) {

@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { expand } from '../src/engine/index.js';
+import { borderExtension, boxBlur } from '../src/engine/low-frequency.js';
+import type { RasterImage } from '../src/engine/types.js';
+
+// The layout far from the original: the low-frequency layer (border extension) and the layout prior.
+
+const near = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+
+test('the border extension continues each side outward and blends the sides in the corners', () => {
+  // A 4×4 known square at (4, 4) in a 12×12 canvas: top row red, bottom row blue, the rest grey.
+  const known = { x0: 4, y0: 4, x1: 8, y1: 8 };
+  const rgb = new Float32Array(4 * 4 * 3);
+  for (let y = 0; y < 4; y++) {
+    for (let x = 0; x < 4; x++) rgb.set(y === 0 ? [255, 0, 0] : y === 3 ? [0, 0, 255] : [128, 128, 128], (y * 4 + x) * 3);
+  }
+  const out = borderExtension(12, 12, known, rgb, 1);
+  const at = (x: number, y: number) => Array.from(out.subarray((y * 12 + x) * 3, (y * 12 + x) * 3 + 3));
+  assert.deepEqual(at(5, 5), [128, 128, 128], 'known cells are copied');
+  assert.deepEqual(at(5, 0), [255, 0, 0], 'straight above: the top band');
+  assert.deepEqual(at(6, 11), [0, 0, 255], 'straight below: the bottom band');
+  // Two cells left of the square's second row: the left band (first column: red, grey, grey, blue)
+  // averaged over rows 1 ± 2, i.e. all four.
+  const oneLeft = at(3, 5);
+  [(255 + 128 + 128) / 3, 256 / 3, 256 / 3].forEach((v, c) => near(oneLeft[c], v, 0.01, `one cell left (rows 0–2), channel ${c}`));
+  const left = at(2, 5);
+  near(left[0], (255 + 128 + 128 + 0) / 4, 0.01, 'two cells left, red');
+  near(left[2], (0 + 128 + 128 + 255) / 4, 0.01, 'two cells left, blue');
+  // Diagonally above-left at equal distances: half the top band (red near the corner), half the left band.
+  const corner = at(2, 2);
+  near(corner[0], 0.5 * 255 + 0.5 * ((255 + 128 + 128) / 3), 0.01, 'corner, red');
+  near(corner[2], 0.5 * 0 + 0.5 * ((0 + 128 + 128) / 3), 0.01, 'corner, blue');
+});
+
+test('the box blur keeps a constant canvas constant and spreads a point evenly', () => {
+  const w = 9;
+  const h = 7;
+  const flat = new Float32Array(w * h * 3).fill(77);
+  boxBlur(flat, w, h, 2, 2, new Float32Array(flat.length));
+  for (const v of flat) near(v, 77, 1e-4, 'flat');
+  const point = new Float32Array(w * h * 3);
+  point[(3 * w + 4) * 3] = 25 * 25;
+  boxBlur(point, w, h, 2, 1, new Float32Array(point.length));
+  // One pass of radius 2 spreads the point over its 5×5 neighbourhood, 25 each.
+  near(point[(1 * w + 2) * 3], 25, 1e-3, 'inside the box');
+  near(point[(0 * w + 4) * 3], 0, 1e-3, 'outside the box');
+});
+
+/** 120×72: a narrow band of smooth sky on top of textured brown ground (most of the picture). */
+function skyOverGround(): RasterImage {
+  const w = 120;
+  const h = 72;
+  const data = new Uint8Array(w * h * 3);
+  let s = 99;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      const n = ((s >>> 24) - 128) * 0.5;
+      const i = (y * w + x) * 3;
+      const sky = y < 14;
+      data[i] = sky ? 110 + y : 120 + n;
+      data[i + 1] = sky ? 160 + y : 80 + n;
+      data[i + 2] = sky ? 235 : 40 + n * 0.5;
+    }
+  }
+  return { data, width: w, height: h, channels: 3 };
+}
+
+test('far above the original the new region drifts like its top border, not like its dominant texture', () => {
+  const input = skyOverGround();
+  const ratios = { up: 1, down: 0, left: 0, right: 0 };
+  /** Mean luminance and blue − red of the far half of the new region: the top 36 rows of the 144-row canvas. */
+  const farColour = (overrides: object) => {
+    const out = expand(input, ratios, { seed: 3, quality: 'fast', overrides });
+    let luma = 0;
+    let blueness = 0;
+    for (let y = 0; y < 36; y++) {
+      for (let x = 0; x < out.width; x++) {
+        const o = (y * out.width + x) * 3;
+        luma += 0.299 * out.data[o] + 0.587 * out.data[o + 1] + 0.114 * out.data[o + 2];
+        blueness += out.data[o + 2] - out.data[o];
+      }
+    }
+    return { luma: luma / (36 * out.width), blueness: blueness / (36 * out.width) };
+  };
+  // Sky: luminance ≈ 160, blue − red ≈ 120; ground: ≈ 87 and ≈ −80.
+  const shipped = farColour({});
+  const without = farColour({ tuning: { lowFrequencyWeight: 0, layoutPrior: 0 } });
+  assert.ok(shipped.luma > 140, `the far region should be as bright as the sky above the scene (${shipped.luma.toFixed(1)})`);
+  assert.ok(shipped.blueness > 40, `the far region should lean to the sky's colour (blue − red ${shipped.blueness.toFixed(1)})`);
+  assert.ok(
+    shipped.luma > without.luma + 15 && shipped.blueness > without.blueness + 20,
+    `the layout layer should pull the far region toward the border (${JSON.stringify(shipped)} vs ${JSON.stringify(without)})`,
+  );
+});
