@@ -189,10 +189,14 @@ export function prepare(
 
   const similar: (Int32Array | null)[] = levels.map(() => null);
   if (tuning.similarSweeps > 0) {
-    for (let l = working; l < levels.length; l++) {
+    // Coarse to fine: each finer graph starts from the coarser one doubled and needs one sweep less.
+    for (let l = levels.length - 1; l >= working; l--) {
       const lv = levels[l];
       const scratch = new LevelSolver(lv.width, lv.height, lv.known, lv.knownRgb, tuning);
-      similar[l] = scratch.buildSimilarSources(new Rng(0x5eed, 1000 + l), tuning.similarSweeps);
+      const coarserGraph = similar[l + 1];
+      const coarser = coarserGraph ? { similar: coarserGraph, width: levels[l + 1].width } : null;
+      const sweeps = coarser ? Math.max(1, tuning.similarSweeps - 1) : tuning.similarSweeps;
+      similar[l] = scratch.buildSimilarSources(new Rng(0x5eed, 1000 + l), sweeps, coarser);
     }
   }
   let membrane: Float32Array | null = null;

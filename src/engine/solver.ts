@@ -274,7 +274,7 @@ export class LevelSolver {
    * Builds `similar` by PatchMatch of the source region against itself (patches at least a patch width
    * apart). Uses the known pixels only: the unknown ones are set to their nearest known pixel first.
    */
-  buildSimilarSources(rng: Rng, sweeps: number): Int32Array {
+  buildSimilarSources(rng: Rng, sweeps: number, coarser: { similar: Int32Array; width: number } | null = null): Int32Array {
     const { width, height, known, rgb } = this;
     const s = this.sources;
     const sw = s.x1 - s.x0;
@@ -302,9 +302,29 @@ export class LevelSolver {
       const bx = b % width;
       return Math.abs(ax - bx) >= minGap || Math.abs((a - ax) / width - (b - bx) / width) >= minGap;
     };
-    // No initial guess: the first sweep's propagation and random samples find one, each distance bounded
-    // by the best so far (cheaper than scoring a random start for every source).
+    // Without a coarser level's graph, no initial guess: the first sweep's propagation and random samples
+    // find one, each distance bounded by the best so far (cheaper than scoring a random start for every
+    // source). With one, its look-alikes doubled, as the field is from level to level.
     dist.fill(Infinity);
+    if (coarser) {
+      const cw = coarser.width;
+      for (let y = s.y0; y < s.y1; y++) {
+        for (let x = s.x0; x < s.x1; x++) {
+          const cs = coarser.similar[(y >> 1) * cw + (x >> 1)];
+          if (cs < 0) continue;
+          const csx = cs % cw;
+          let cx = 2 * csx + (x & 1);
+          let cy = 2 * ((cs - csx) / cw) + (y & 1);
+          cx = cx < s.x0 ? s.x0 : cx >= s.x1 ? s.x1 - 1 : cx;
+          cy = cy < s.y0 ? s.y0 : cy >= s.y1 ? s.y1 - 1 : cy;
+          const i = y * width + x;
+          const c = cy * width + cx;
+          if (!apart(i, c)) continue;
+          similar[i] = c;
+          dist[i] = this.patchDistance(i, c, Infinity);
+        }
+      }
+    }
     const maxRadius = Math.max(sw, sh);
     const shrinkBy = 3;
     // State of the source being matched, shared with `consider` (one function, not a closure per pixel).
