@@ -57,6 +57,7 @@ export const TUNING: Readonly<SolverTuning> = Object.freeze({
   lowFrequencyRadius: 1 / 40,
   lowFrequencyRamp: 2,
   lowFrequencyChroma: 0.5,
+  lowFrequencyLimit: 20,
   layoutPrior: 0.5,
   farRamp: 0.5,
 });

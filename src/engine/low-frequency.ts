@@ -109,6 +109,11 @@ export interface LowFrequencyTuning {
    * means mix the border's colours toward grey, and all of it would wash saturated texture out.
    */
   lowFrequencyChroma: number;
+  /**
+   * Largest correction per channel (0–255 scale): where a copied object stands out from what the membrane
+   * says (a bright petal on a dark ground), the full difference would ring around it as a halo.
+   */
+  lowFrequencyLimit: number;
 }
 
 /**
@@ -129,6 +134,7 @@ export function lowFrequencyCorrection(
   boxBlur(low, width, height, radius, 2, new Float32Array(rgb.length));
   const corr = new Float32Array(rgb.length);
   const chroma = tuning.lowFrequencyChroma;
+  const limit = tuning.lowFrequencyLimit;
   for (let y = 0; y < height; y++) {
     const dy = y < known.y0 ? known.y0 - y : y >= known.y1 ? y - known.y1 + 1 : 0;
     for (let x = 0; x < width; x++) {
@@ -140,9 +146,12 @@ export function lowFrequencyCorrection(
       const dg = membrane[o + 1] - low[o + 1];
       const db = membrane[o + 2] - low[o + 2];
       const grey = (1 - chroma) * (0.299 * dr + 0.587 * dg + 0.114 * db);
-      corr[o] = w * (grey + chroma * dr);
-      corr[o + 1] = w * (grey + chroma * dg);
-      corr[o + 2] = w * (grey + chroma * db);
+      const cr = w * (grey + chroma * dr);
+      const cg = w * (grey + chroma * dg);
+      const cb = w * (grey + chroma * db);
+      corr[o] = cr < -limit ? -limit : cr > limit ? limit : cr;
+      corr[o + 1] = cg < -limit ? -limit : cg > limit ? limit : cg;
+      corr[o + 2] = cb < -limit ? -limit : cb > limit ? limit : cb;
     }
   }
   return corr;
