@@ -121,7 +121,7 @@ export class LevelSolver {
     }
   }
 
-  /** The target's farness and layout-prior coefficients (see `layout`). */
+  /** The target's layout-prior coefficients (see `layout`), scaled by how far out it lies. */
   private setLayout(i: number, x: number, y: number, d: number): void {
     const { known, sources: s } = this;
     const far = Math.min(1, d / Math.max(1, this.tuning.farRamp * Math.min(known.x1 - known.x0, known.y1 - known.y0)));
