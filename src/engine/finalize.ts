@@ -20,6 +20,8 @@ export interface FinalizeInput {
   rect: Rect;
   /** Voting patch radius at full resolution. */
   radius: number;
+  /** The original's lowest and highest value per channel (channelRange). */
+  range: Uint8Array;
   /** Width of the seam-correction band in full-resolution pixels. */
   seamBand: number;
   checkCancelled: () => void;
@@ -140,23 +142,17 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
     return 1;
   };
 
-  // New pixels stay within the original's range per channel: the corrections are smooth offsets on copied
-  // pixels, and on a high-contrast texture they would otherwise push its darkest and brightest parts past it.
-  const lo = [255, 255, 255];
-  const hi = [0, 0, 0];
-  for (let i = 0; i < rw * (rect.y1 - rect.y0) * stride; i += stride) {
-    for (let c = 0; c < 3; c++) {
-      const v = src[i + c];
-      if (v < lo[c]) lo[c] = v;
-      if (v > hi[c]) hi[c] = v;
-    }
-  }
-  const [lo0, lo1, lo2] = lo;
-  const [hi0, hi1, hi2] = hi;
+  // New pixels stay within the original's range per channel (see channelRange).
+  const [lo0, lo1, lo2, hi0, hi1, hi2] = p.range;
 
   for (let y = 0; y < height; y++) {
     if ((y & 31) === 0) checkCancelled();
     const inRows = y >= rect.y0 && y < rect.y1;
+    // The low-frequency layer's bilinear rows, the same for the whole row.
+    const fy = Math.min(Math.max((y + 0.5) / scale - 0.5, 0), wh - 1);
+    const ly0 = Math.floor(fy);
+    const ly1 = ly0 + 1 < wh ? ly0 + 1 : ly0;
+    const ty = fy - ly0;
     for (let x = 0; x < width; x++) {
       const o = (y * width + x) * 3;
       if (inRows && x >= rect.x0 && x < rect.x1) {
@@ -187,14 +183,10 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
       if (low) {
         // Bilinear between working cell centres.
         const fx = Math.min(Math.max((x + 0.5) / scale - 0.5, 0), ww - 1);
-        const fy = Math.min(Math.max((y + 0.5) / scale - 0.5, 0), wh - 1);
         const x0 = Math.floor(fx);
-        const y0 = Math.floor(fy);
         const x1 = x0 + 1 < ww ? x0 + 1 : x0;
-        const y1 = y0 + 1 < wh ? y0 + 1 : y0;
         const tx = fx - x0;
-        const ty = fy - y0;
-        const a = (y0 * ww + x0) * 3, bq = (y0 * ww + x1) * 3, c = (y1 * ww + x0) * 3, d = (y1 * ww + x1) * 3;
+        const a = (ly0 * ww + x0) * 3, bq = (ly0 * ww + x1) * 3, c = (ly1 * ww + x0) * 3, d = (ly1 * ww + x1) * 3;
         const wa = (1 - tx) * (1 - ty), wb = tx * (1 - ty), wc = (1 - tx) * ty, wd = tx * ty;
         r += low[a] * wa + low[bq] * wb + low[c] * wc + low[d] * wd;
         g += low[a + 1] * wa + low[bq + 1] * wb + low[c + 1] * wc + low[d + 1] * wd;
@@ -218,4 +210,22 @@ function prefixSums(diff: Float32Array, has: Float32Array, n: number): Float64Ar
     pre[(i + 1) * 4 + 3] = pre[i * 4 + 3] + has[i];
   }
   return pre;
+}
+
+/**
+ * The original's [min R, min G, min B, max R, max G, max B]. New pixels are clamped to it: the corrections are
+ * smooth offsets on copied pixels, and on a high-contrast texture they would otherwise push its darkest and
+ * brightest parts past it. Seed-independent: computed once per job.
+ */
+export function channelRange(raster: RasterImage): Uint8Array {
+  const { data, width, height, channels } = raster;
+  const range = Uint8Array.of(255, 255, 255, 0, 0, 0);
+  for (let i = 0; i < width * height * channels; i += channels) {
+    for (let c = 0; c < 3; c++) {
+      const v = data[i + c];
+      if (v < range[c]) range[c] = v;
+      if (v > range[c + 3]) range[c + 3] = v;
+    }
+  }
+  return range;
 }

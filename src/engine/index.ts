@@ -10,7 +10,7 @@ import { expansionGeometry, type ExpansionRatios } from './geometry.js';
 import { downsampleKnown, halveLevel, pullPushFill, type PyramidLevel, type Rect } from './pyramid.js';
 import { Rng } from './rng.js';
 import { LevelSolver, type SolverTuning } from './solver.js';
-import { finalizeFullResolution } from './finalize.js';
+import { channelRange, finalizeFullResolution } from './finalize.js';
 import { borderExtension, boxBlur, lowFrequencyCorrection } from './low-frequency.js';
 import {
   EngineCancelledError,
@@ -98,6 +98,8 @@ export interface PreparedExpansion {
   iterations: number[];
   /** The working level's smooth border extension, blurred like the synthesis's low frequencies (null when off). */
   membrane: Float32Array | null;
+  /** The original's range per channel, which new pixels stay within (channelRange). */
+  range: Uint8Array;
   /** Progress steps of one result. */
   steps: number;
   preset: Readonly<Preset>;
@@ -213,7 +215,8 @@ export function prepare(
     membrane = borderExtension(lv.width, lv.height, lv.known, lowKnown, tuning.radius + 1);
     boxBlur(membrane, lv.width, lv.height, radius, 2, new Float32Array(membrane.length));
   }
-  return { raster: image, width, height, rect, levels, working, coarseFill, similar, membrane, iterations, steps, preset, tuning, greedy };
+  const range = channelRange(image);
+  return { raster: image, width, height, rect, levels, working, coarseFill, similar, membrane, range, iterations, steps, preset, tuning, greedy };
 }
 
 /** One result of a prepared job. Deterministic in `seed`. */
@@ -267,6 +270,7 @@ export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<Expa
   const data = finalizeFullResolution({
     solver: solver!,
     lowFrequency,
+    range: prep.range,
     scale,
     raster: prep.raster,
     width: prep.width,

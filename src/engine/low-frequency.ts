@@ -131,8 +131,9 @@ export function lowFrequencyCorrection(
 ): Float32Array {
   const radius = Math.max(1, Math.round(Math.min(width, height) * tuning.lowFrequencyRadius));
   const low = new Float32Array(rgb);
-  boxBlur(low, width, height, radius, 2, new Float32Array(rgb.length));
   const corr = new Float32Array(rgb.length);
+  boxBlur(low, width, height, radius, 2, corr); // corr is the blur's scratch first
+  corr.fill(0);
   const chroma = tuning.lowFrequencyChroma;
   const limit = tuning.lowFrequencyLimit;
   for (let y = 0; y < height; y++) {

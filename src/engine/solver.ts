@@ -80,7 +80,7 @@ export class LevelSolver {
    * Per target centre, the layout prior's coefficients: prior = a × (source row − sources.y0) +
    * b × (source column − sources.x0) + c, in units of the mean patch distance × layoutPrior.
    */
-  private readonly layout: Float32Array;
+  private layout: Float32Array | null = null;
 
   constructor(width: number, height: number, known: Rect, knownRgb: Float32Array, tuning: Readonly<SolverTuning>) {
     this.width = width;
@@ -97,7 +97,6 @@ export class LevelSolver {
     this.usage = new Int32Array(n);
     this.confidence = new Float32Array(n);
     this.voteWeight = new Float32Array(n);
-    this.layout = new Float32Array(n * 3);
     const kw = known.x1 - known.x0;
     for (let y = known.y0; y < known.y1; y++) {
       const from = (y - known.y0) * kw * 3;
@@ -114,40 +113,50 @@ export class LevelSolver {
         if (x >= s.x0 && x < s.x1 && y >= s.y0 && y < s.y1) continue;
         const i = y * width + x;
         this.targets[k++] = i;
-        const d = distanceToRect(x, y, known);
-        this.confidence[i] = Math.pow(tuning.confidenceBase, -Math.min(d, clampD));
-        this.setLayout(i, x, y, d);
+        const d = Math.min(distanceToRect(x, y, known), clampD);
+        this.confidence[i] = Math.pow(tuning.confidenceBase, -d);
       }
     }
   }
 
-  /** The target's layout-prior coefficients (see `layout`), scaled by how far out it lies. */
-  private setLayout(i: number, x: number, y: number, d: number): void {
-    const { known, sources: s } = this;
-    const far = Math.min(1, d / Math.max(1, this.tuning.farRamp * Math.min(known.x1 - known.x0, known.y1 - known.y0)));
-    const dx = x < known.x0 ? known.x0 - x : x >= known.x1 ? x - known.x1 + 1 : 0;
-    const dy = y < known.y0 ? known.y0 - y : y >= known.y1 ? y - known.y1 + 1 : 0;
-    if (dx + dy === 0) return;
-    // Sides blend by how far the target lies past each, as in the border extension.
-    const wv = (far * dy) / (dx + dy);
-    const wh = (far * dx) / (dx + dy);
+  /**
+   * Every target's layout-prior coefficients (see `layout`), scaled by how far out it lies. Computed on the
+   * first search, so solvers that never search (the look-alike graph's) do not pay for them.
+   */
+  private computeLayout(): Float32Array {
+    const { known, sources: s, targets, width } = this;
+    const layout = new Float32Array(width * this.height * 3);
+    const farAt = Math.max(1, this.tuning.farRamp * Math.min(known.x1 - known.x0, known.y1 - known.y0));
     const invH = 1 / Math.max(1, s.y1 - s.y0 - 1);
     const invW = 1 / Math.max(1, s.x1 - s.x0 - 1);
-    const o = i * 3;
-    if (dy > 0) {
-      if (y < known.y0) this.layout[o] = wv * invH;
-      else {
-        this.layout[o] = -wv * invH;
-        this.layout[o + 2] += wv;
+    for (let k = 0; k < targets.length; k++) {
+      const i = targets[k];
+      const x = i % width;
+      const y = (i - x) / width;
+      const dx = x < known.x0 ? known.x0 - x : x >= known.x1 ? x - known.x1 + 1 : 0;
+      const dy = y < known.y0 ? known.y0 - y : y >= known.y1 ? y - known.y1 + 1 : 0;
+      if (dx + dy === 0) continue;
+      const far = Math.min(1, distanceToRect(x, y, known) / farAt);
+      // Sides blend by how far the target lies past each, as in the border extension.
+      const wv = (far * dy) / (dx + dy);
+      const wh = (far * dx) / (dx + dy);
+      const o = i * 3;
+      if (dy > 0) {
+        if (y < known.y0) layout[o] = wv * invH;
+        else {
+          layout[o] = -wv * invH;
+          layout[o + 2] += wv;
+        }
+      }
+      if (dx > 0) {
+        if (x < known.x0) layout[o + 1] = wh * invW;
+        else {
+          layout[o + 1] = -wh * invW;
+          layout[o + 2] += wh;
+        }
       }
     }
-    if (dx > 0) {
-      if (x < known.x0) this.layout[o + 1] = wh * invW;
-      else {
-        this.layout[o + 1] = -wh * invW;
-        this.layout[o + 2] += wh;
-      }
-    }
+    return layout;
   }
 
   /** Copies an RGB canvas (e.g. the smooth fill) into the unknown region. */
@@ -524,6 +533,7 @@ export class LevelSolver {
     const lambda = this.tuning.reusePenalty * this.meanDistance;
     const shrink = similar ? this.tuning.searchShrinkWithSimilar : 2;
     const sal = this.saliency ?? (this.saliency = this.computeSaliency());
+    if (!this.layout) this.layout = this.computeLayout();
     this.layoutScale = this.tuning.layoutPrior * this.meanDistance;
     const maxRadius = Math.max(s.x1 - s.x0, s.y1 - s.y0);
     const step = reverse ? -1 : 1;
@@ -572,7 +582,7 @@ export class LevelSolver {
   private extraCost(t: number, c: number, others: number, lambda: number, sal: Float32Array): number {
     const cx = c % this.width;
     const o = t * 3;
-    const L = this.layout;
+    const L = this.layout!;
     return (
       lambda * sal[c] * others +
       this.layoutScale * (L[o] * ((c - cx) / this.width - this.sources.y0) + L[o + 1] * (cx - this.sources.x0) + L[o + 2])
