@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { EnginePool } from '../src/engine-pool/index.js';
+import { expandOnTwoThreads } from '../src/engine-pool/two-threads.js';
 import { expand, plan } from '../src/engine/index.js';
 import { EngineCancelledError, type RasterImage } from '../src/engine/types.js';
 
@@ -93,4 +94,28 @@ test('shared memory does not pile up from job to job (each job used to leave its
   const grown = process.memoryUsage().arrayBuffers - before;
   // Fresh buffers per job would add 40 × 360 KB ≈ 14 MB; reused ones stay put.
   assert.ok(grown < 4 * 1024 * 1024, `array buffers grew by ${(grown / 1048576).toFixed(1)} MB over 40 jobs`);
+});
+
+test('one result on two threads (helper builds the look-alike graph and half the rows): the same bytes as one thread', async () => {
+  // The small canvas is optimised at full resolution; the larger one has a working level below it, so the
+  // deferred graph and the row split both cross a scale.
+  const cases = [
+    { image: input, ratios, quality: 'fast' as const },
+    { image: scene(560, 380), ratios: { up: 0.5, down: 0.25, left: 0, right: 0.5 }, quality: 'fast' as const },
+  ];
+  assert.ok(plan(560, 380, cases[1].ratios, 'fast').working > 0);
+  for (const c of cases) {
+    for (const seed of [0, 7]) {
+      const progress: number[] = [];
+      const two = await expandOnTwoThreads(c.image, c.ratios, { seed, quality: c.quality, onProgress: (p) => progress.push(p.done) });
+      const one = expand(c.image, c.ratios, { seed, quality: c.quality });
+      assert.equal(Buffer.compare(Buffer.from(two.data), Buffer.from(one.data)), 0, `seed ${seed}, ${c.image.width}×${c.image.height}`);
+      assert.deepEqual([two.width, two.height, two.x, two.y], [one.width, one.height, one.x, one.y]);
+      assert.equal(progress.at(-1), plan(c.image.width, c.image.height, c.ratios, c.quality).steps);
+    }
+  }
+});
+
+test('one result on two threads: an already aborted signal rejects at once', async () => {
+  await assert.rejects(expandOnTwoThreads(input, ratios, { signal: AbortSignal.abort() }), EngineCancelledError);
 });

@@ -148,8 +148,11 @@ async function expandFile(input: string, opts: ExpandCliOptions, bar: ProgressBa
   const onProgress = bar ? (p: { done: number; total: number }) => bar.update(p.done, p.total) : undefined;
   bar?.update(0, 1);
   let images;
-  if (n === 1) {
-    // One result: run in this thread; a worker pool would only add start-up time.
+  if (n === 1 && config.workers > 1) {
+    // One result: this thread and one helper (a pool would only add start-up time).
+    const { expandOnTwoThreads } = await import('../engine-pool/two-threads.js');
+    images = [await expandOnTwoThreads(raster, ratios, { seed, quality, onProgress })];
+  } else if (n === 1) {
     const { expand } = await import('../engine/index.js');
     images = [expand(raster, ratios, { seed, quality, onProgress })];
   } else {

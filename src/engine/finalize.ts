@@ -3,12 +3,23 @@
  * working level's correspondence field scaled up (never an upscaled small image), then a seam correction
  * blends the colour difference found along the original's border into the new region only.
  */
-import type { LevelSolver } from './solver.js';
 import type { Rect } from './pyramid.js';
 import type { RasterImage } from './types.js';
 
+/** The working level's result that the full-resolution pass reads (a LevelSolver's arrays). */
+export interface WorkingField {
+  width: number;
+  height: number;
+  /** Source centre per target centre, -1 elsewhere. */
+  nnf: Int32Array;
+  voteWeight: Float32Array;
+  /** The working level's estimate, RGB floats. */
+  rgb: Float32Array;
+}
+
+/** Plain data (typed arrays and numbers), so that rows can be computed on another thread from a copy. */
 export interface FinalizeInput {
-  solver: LevelSolver;
+  field: WorkingField;
   /** A working-level RGB correction of the low frequencies (low-frequency.ts), sampled bilinearly; or null. */
   lowFrequency: Float32Array | null;
   /** Working level = full resolution / scale (a power of two). */
@@ -24,22 +35,25 @@ export interface FinalizeInput {
   range: Uint8Array;
   /** Width of the seam-correction band in full-resolution pixels. */
   seamBand: number;
-  checkCancelled: () => void;
 }
 
-/** Streams the output row by row: no full-resolution float buffers, so memory stays near the output's size. */
-export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
-  const { solver, scale, raster, width, height, rect, radius, checkCancelled } = p;
+/**
+ * Rows [y0, y1) of the output, streamed row by row: no full-resolution float buffers, so memory stays
+ * near the output's size. Each row depends only on the input, so ranges can be computed apart (on
+ * different threads) and put together: the same bytes as all rows at once.
+ */
+export function finalizeRows(p: FinalizeInput, y0: number, y1: number, checkCancelled: () => void = () => {}): Uint8Array {
+  const { field, scale, raster, width, height, rect, radius } = p;
   const low = p.lowFrequency;
-  const out = new Uint8Array(width * height * 3);
+  const out = new Uint8Array(width * (y1 - y0) * 3);
   const rw = rect.x1 - rect.x0;
   const stride = raster.channels;
   const src = raster.data;
-  const ww = solver.width;
-  const wh = solver.height;
-  const nnf = solver.nnf;
-  const weight = solver.voteWeight;
-  const wrgb = solver.rgb;
+  const ww = field.width;
+  const wh = field.height;
+  const nnf = field.nnf;
+  const weight = field.voteWeight;
+  const wrgb = field.rgb;
   const acc = new Float64Array(4);
 
   // Weighted vote for one full-resolution pixel: each working cell within `radius` proposes the pixel at
@@ -145,8 +159,8 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
   // New pixels stay within the original's range per channel (see channelRange).
   const [lo0, lo1, lo2, hi0, hi1, hi2] = p.range;
 
-  for (let y = 0; y < height; y++) {
-    if ((y & 31) === 0) checkCancelled();
+  for (let y = y0; y < y1; y++) {
+    if (((y - y0) & 31) === 0) checkCancelled();
     const inRows = y >= rect.y0 && y < rect.y1;
     // The low-frequency layer's bilinear rows, the same for the whole row.
     const fy = Math.min(Math.max((y + 0.5) / scale - 0.5, 0), wh - 1);
@@ -154,7 +168,7 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
     const ly1 = ly0 + 1 < wh ? ly0 + 1 : ly0;
     const ty = fy - ly0;
     for (let x = 0; x < width; x++) {
-      const o = (y * width + x) * 3;
+      const o = ((y - y0) * width + x) * 3;
       if (inRows && x >= rect.x0 && x < rect.x1) {
         const i = ((y - rect.y0) * rw + (x - rect.x0)) * stride;
         out[o] = src[i];
@@ -198,6 +212,26 @@ export function finalizeFullResolution(p: FinalizeInput): Uint8Array {
     }
   }
   return out;
+}
+
+/**
+ * Row boundaries that cut the output into `parts` ranges with about as many new pixels each (the
+ * original's pixels are only copied): [0, b1, …, height].
+ */
+export function splitRows(p: Pick<FinalizeInput, 'width' | 'height' | 'rect'>, parts: number): number[] {
+  const { width, height, rect } = p;
+  const newInRow = (y: number): number => (y >= rect.y0 && y < rect.y1 ? width - (rect.x1 - rect.x0) : width);
+  let total = 0;
+  for (let y = 0; y < height; y++) total += newInRow(y);
+  const bounds = [0];
+  let sum = 0;
+  for (let y = 0; y < height && bounds.length < parts; y++) {
+    sum += newInRow(y);
+    if (sum >= (total * bounds.length) / parts) bounds.push(y + 1);
+  }
+  while (bounds.length < parts) bounds.push(height);
+  bounds.push(height);
+  return bounds;
 }
 
 /** Prefix sums of a per-pixel RGB difference along a side and of where it is defined (4 per entry). */

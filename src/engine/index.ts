@@ -10,7 +10,8 @@ import { expansionGeometry, type ExpansionRatios } from './geometry.js';
 import { downsampleKnown, halveLevel, pullPushFill, type PyramidLevel, type Rect } from './pyramid.js';
 import { Rng } from './rng.js';
 import { LevelSolver, type SolverTuning } from './solver.js';
-import { channelRange, finalizeFullResolution } from './finalize.js';
+import { JOIN, runHere, type LevelSteps } from './halves.js';
+import { channelRange, finalizeRows, splitRows, type FinalizeInput } from './finalize.js';
 import { borderExtension, boxBlur, lowFrequencyCorrection } from './low-frequency.js';
 import {
   EngineCancelledError,
@@ -20,7 +21,8 @@ import {
   type RasterImage,
 } from './types.js';
 
-export { expansionGeometry, EngineCancelledError };
+export { expansionGeometry, EngineCancelledError, finalizeRows, splitRows };
+export type { FinalizeInput };
 export type { ExpansionRatios, ExpandedImage, ExpandOptions, RasterImage, QualityPreset };
 
 interface Preset {
@@ -52,6 +54,7 @@ export const TUNING: Readonly<SolverTuning> = Object.freeze({
   saliencyCap: 4,
   searchShrinkWithSimilar: 3,
   finalRadiusFactor: 0.5,
+  finalWeightPower: 1,
   similarSweeps: 2,
   lowFrequencyWeight: 1,
   lowFrequencyRadius: 1 / 40,
@@ -160,7 +163,15 @@ export function plan(
 export function prepare(
   image: RasterImage,
   ratios: ExpansionRatios,
-  options: Pick<ExpandOptions, 'quality'> & { overrides?: EngineOverrides } = {},
+  options: Pick<ExpandOptions, 'quality'> & {
+    overrides?: EngineOverrides;
+    /**
+     * Leave the look-alike graphs (most of the preparation) out: the caller builds them elsewhere, coarse
+     * to fine (`lookAlikeInput`, `lookAlikeGraph`), while the coarser levels are optimised, and sets
+     * `prep.similar[l]` before level l runs.
+     */
+    deferLookAlike?: boolean;
+  } = {},
 ): PreparedExpansion {
   const { width: iw, height: ih, channels, data } = image;
   if (!(iw > 0 && ih > 0) || (channels !== 3 && channels !== 4) || data.length < iw * ih * channels) {
@@ -191,15 +202,10 @@ export function prepare(
   pullPushFill(coarseFill, coarsest.width, coarsest.height, coarsest.known);
 
   const similar: (Int32Array | null)[] = levels.map(() => null);
-  if (tuning.similarSweeps > 0) {
-    // Coarse to fine: each finer graph starts from the coarser one doubled and needs one sweep less.
+  // Coarse to fine: each finer graph starts from the coarser one doubled and needs one sweep less.
+  if (tuning.similarSweeps > 0 && !options.deferLookAlike) {
     for (let l = levels.length - 1; l >= working; l--) {
-      const lv = levels[l];
-      const scratch = new LevelSolver(lv.width, lv.height, lv.known, lv.knownRgb, tuning);
-      const coarserGraph = similar[l + 1];
-      const coarser = coarserGraph ? { similar: coarserGraph, width: levels[l + 1].width } : null;
-      const sweeps = coarser ? Math.max(1, tuning.similarSweeps - 1) : tuning.similarSweeps;
-      similar[l] = scratch.buildSimilarSources(new Rng(0x5eed, 1000 + l), sweeps, coarser);
+      similar[l] = lookAlikeGraph(lookAlikeInput(levels[l], l, tuning), similar[l + 1] ? { similar: similar[l + 1]!, width: levels[l + 1].width } : null);
     }
   }
   let membrane: Float32Array | null = null;
@@ -219,70 +225,187 @@ export function prepare(
   return { raster: image, width, height, rect, levels, working, coarseFill, similar, membrane, range, iterations, steps, preset, tuning, greedy };
 }
 
-/** One result of a prepared job. Deterministic in `seed`. */
-export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<ExpandOptions, 'seed' | 'quality'> = {}): ExpandedImage {
-  const { levels, working, iterations, steps: total, tuning, greedy } = prep;
-  const signal = options.signal;
-  const checkCancelled = (): void => {
-    if (signal?.aborted) throw new EngineCancelledError();
-  };
-  let done = 0;
-  const report = (stage: string): void => {
-    options.onProgress?.({ done, total, stage });
-  };
-  checkCancelled();
-  let solver: LevelSolver | null = null;
-  const levelCount = levels.length - working;
-  for (let l = levels.length - 1, i = 0; l >= working; l--, i++) {
+/** What building one level's look-alike graph needs: plain data, so it can be built on another thread. */
+export interface LookAlikeInput {
+  level: number;
+  width: number;
+  height: number;
+  known: Rect;
+  knownRgb: Float32Array;
+  tuning: Readonly<SolverTuning>;
+}
+
+export function lookAlikeInput(level: PyramidLevel, l: number, tuning: Readonly<SolverTuning>): LookAlikeInput {
+  return { level: l, width: level.width, height: level.height, known: level.known, knownRgb: level.knownRgb, tuning };
+}
+
+/**
+ * A level's look-alike graph (see LevelSolver.similar), from the next coarser level's graph (null at the
+ * coarsest level). Seed-independent; the same bytes on any thread.
+ */
+export function lookAlikeGraph(input: LookAlikeInput, coarser: { similar: Int32Array; width: number } | null): Int32Array {
+  const { tuning } = input;
+  const sweeps = coarser ? Math.max(1, tuning.similarSweeps - 1) : tuning.similarSweeps;
+  const scratch = new LevelSolver(input.width, input.height, input.known, input.knownRgb, tuning);
+  return scratch.buildSimilarSources(new Rng(0x5eed, 1000 + input.level), sweeps, coarser);
+}
+
+/**
+ * One result of a prepared job, a level at a time, so that a caller can do other work between levels
+ * (build the working level's graph on another thread) and split the full-resolution pass by rows.
+ * Deterministic in `seed`. `synthesize()` runs it straight through.
+ */
+export class Synthesis {
+  /** The next level to optimise; below `prep.working` once all are done. */
+  level: number;
+  private solver: LevelSolver | null = null;
+  private done = 0;
+  private readonly checkCancelled: () => void;
+
+  constructor(
+    private readonly prep: PreparedExpansion,
+    private readonly seed = 0,
+    private readonly options: Omit<ExpandOptions, 'seed' | 'quality'> = {},
+  ) {
+    this.level = prep.levels.length - 1;
+    const signal = options.signal;
+    this.checkCancelled = (): void => {
+      if (signal?.aborted) throw new EngineCancelledError();
+    };
+    this.checkCancelled();
+  }
+
+  get optimised(): boolean {
+    return this.level < this.prep.working;
+  }
+
+  /** Optimises the next level (its look-alike graph, if on, must be in `prep.similar` by now). */
+  runLevel(): void {
+    runHere(this.levelSteps(false));
+  }
+
+  /**
+   * The next level's steps. At the working level, where the time goes, each EM step is cut in two halves
+   * (see halves.ts) whose second half is yielded for a driver to run here (`runHere`) or on a helper
+   * thread; `shared` puts the level's arrays on shared memory for that.
+   */
+  *levelSteps(shared: boolean): LevelSteps {
+    const { prep, seed } = this;
+    const { levels, working, iterations, tuning, greedy } = prep;
+    const l = this.level;
+    if (l < working) throw new Error('every level is optimised already');
+    const i = levels.length - 1 - l;
     const level = levels[l];
-    const stage = `level ${i + 1}/${levelCount}`;
+    const stage = `level ${i + 1}/${levels.length - working}`;
     const rng = new Rng(seed, l);
-    const next = new LevelSolver(level.width, level.height, level.known, level.knownRgb, tuning);
+    const split = l === working;
+    const next = new LevelSolver(level.width, level.height, level.known, level.knownRgb, tuning, shared && split);
     next.similar = prep.similar[l];
-    if (!solver) {
+    if (tuning.similarSweeps > 0 && !next.similar) throw new Error(`level ${l}'s look-alike graph is missing`);
+    if (!this.solver) {
       next.setUnknown(prep.coarseFill);
       if (greedy.enabled) next.greedyFill(rng, greedy.randomCandidates, greedy.orderJitter);
       else next.randomField(rng);
     } else {
-      next.upsampleField(solver);
+      next.upsampleField(this.solver);
       next.computeVoteWeights(false);
       next.vote();
     }
-    solver = next;
+    const solver = (this.solver = next);
+    const { height } = solver;
+    const n = solver.targets.length;
+    const k = n >> 1;
+    const featureRow = height >> 1;
+    const voteRow = solver.unknownRowAt(0.5);
+    if (split) yield { kind: 'attach', state: solver.shareState(), seed, level: l };
     for (let it = 0; it < iterations[i]; it++) {
-      checkCancelled();
-      solver.computeFeatures();
-      solver.refreshDistances();
-      solver.search((it & 1) === 1, rng);
-      // The search changed the field: distances are current for the vote weights.
-      solver.computeVoteWeights(true);
-      solver.vote();
-      done++;
-      report(stage);
+      this.checkCancelled();
+      const reverse = (it & 1) === 1;
+      if (!split) {
+        solver.computeFeatures();
+        solver.refreshDistances();
+        solver.search(reverse, rng);
+        // The search changed the field: distances are current for the vote weights.
+        solver.computeVoteWeights(true);
+        solver.vote();
+      } else {
+        yield { kind: 'features', y0: featureRow, y1: height };
+        solver.computeFeatures(0, featureRow);
+        yield JOIN;
+        yield { kind: 'distances', k0: k, k1: n };
+        solver.countUsage(solver.usage);
+        const first = solver.refreshDistanceRange(0, k);
+        solver.setMeanDistance(first + ((yield JOIN) ?? 0));
+        yield { kind: 'search', reverse, k0: k, k1: n, meanDistance: solver.meanDistance };
+        solver.search(reverse, rng, 0, k);
+        solver.computeVoteWeights(true, 0, k);
+        yield JOIN;
+        yield { kind: 'vote', y0: voteRow, y1: height };
+        solver.vote(0, voteRow);
+        yield JOIN;
+      }
+      this.done++;
+      this.report(stage);
     }
+    this.level--;
   }
-  checkCancelled();
-  const scale = 1 << working;
-  const r = tuning.radius;
-  const lowFrequency = prep.membrane
-    ? lowFrequencyCorrection(solver!.rgb, prep.membrane, solver!.width, solver!.height, solver!.known, tuning, tuning.lowFrequencyRamp * (2 * r + 1))
-    : null;
-  const data = finalizeFullResolution({
-    solver: solver!,
-    lowFrequency,
-    range: prep.range,
-    scale,
-    raster: prep.raster,
-    width: prep.width,
-    height: prep.height,
-    rect: prep.rect,
-    radius: Math.max(r, Math.round(tuning.finalRadiusFactor * scale)),
-    seamBand: Math.max(16, 2 * (2 * r + 1) * scale),
-    checkCancelled,
-  });
-  done++;
-  report('full resolution');
-  return { data, width: prep.width, height: prep.height, channels: 3, x: prep.rect.x0, y: prep.rect.y0 };
+
+  /** After the last level: everything the full-resolution pass needs, as plain data (see finalizeRows). */
+  finalInput(): FinalizeInput {
+    const { prep } = this;
+    const solver = this.solver;
+    if (!solver || !this.optimised) throw new Error('levels are still to be optimised');
+    this.checkCancelled();
+    const { tuning, working } = prep;
+    const scale = 1 << working;
+    const r = tuning.radius;
+    const lowFrequency = prep.membrane
+      ? lowFrequencyCorrection(solver.rgb, prep.membrane, solver.width, solver.height, solver.known, tuning, tuning.lowFrequencyRamp * (2 * r + 1))
+      : null;
+    return {
+      field: { width: solver.width, height: solver.height, nnf: solver.nnf, voteWeight: finalWeights(solver.voteWeight, tuning.finalWeightPower), rgb: solver.rgb },
+      lowFrequency,
+      range: prep.range,
+      scale,
+      raster: prep.raster,
+      width: prep.width,
+      height: prep.height,
+      rect: prep.rect,
+      radius: Math.max(r, Math.round(tuning.finalRadiusFactor * scale)),
+      seamBand: Math.max(16, 2 * (2 * r + 1) * scale),
+    };
+  }
+
+  /** The finished image from the full-resolution rows (all of them, in order; see finalizeRows). */
+  finish(data: Uint8Array): ExpandedImage {
+    const { prep } = this;
+    this.done++;
+    this.report('full resolution');
+    return { data, width: prep.width, height: prep.height, channels: 3, x: prep.rect.x0, y: prep.rect.y0 };
+  }
+
+  get cancelCheck(): () => void {
+    return this.checkCancelled;
+  }
+
+  private report(stage: string): void {
+    this.options.onProgress?.({ done: this.done, total: this.prep.steps, stage });
+  }
+}
+
+function finalWeights(w: Float32Array, power: number): Float32Array {
+  if (power === 1) return w;
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) out[i] = Math.pow(w[i], power);
+  return out;
+}
+
+/** One result of a prepared job. Deterministic in `seed`. */
+export function synthesize(prep: PreparedExpansion, seed = 0, options: Omit<ExpandOptions, 'seed' | 'quality'> = {}): ExpandedImage {
+  const run = new Synthesis(prep, seed, options);
+  while (!run.optimised) run.runLevel();
+  const input = run.finalInput();
+  return run.finish(finalizeRows(input, 0, input.height, run.cancelCheck));
 }
 
 /**

@@ -28,6 +28,8 @@ export interface SolverTuning extends LowFrequencyTuning {
   searchShrinkWithSimilar: number;
   /** Full-resolution voting patch radius, in working-level cells (at least the patch radius in pixels). */
   finalRadiusFactor: number;
+  /** Exponent on the vote weights in the full-resolution pass (1 = as at the working level; higher = sharper). */
+  finalWeightPower: number;
   /** PatchMatch sweeps building the look-alike sources (0 = none). */
   similarSweeps: number;
   /**
@@ -38,6 +40,26 @@ export interface SolverTuning extends LowFrequencyTuning {
   layoutPrior: number;
   /** Distance from the original, as a fraction of the original's short side, where "far" reaches 1. */
   farRamp: number;
+}
+
+/** A level's state as another thread's view needs it (LevelSolver.shareState / attach). */
+export interface SharedSolverState {
+  width: number;
+  height: number;
+  known: Rect;
+  tuning: Readonly<SolverTuning>;
+  rgb: Float32Array;
+  features: Float32Array;
+  nnf: Int32Array;
+  nnd: Float32Array;
+  usage: Int32Array;
+  confidence: Float32Array;
+  voteWeight: Float32Array;
+  targets: Int32Array;
+  similar: Int32Array | null;
+  saliency: Float32Array;
+  layout: Float32Array;
+  meanDistance: number;
 }
 
 export class LevelSolver {
@@ -82,21 +104,44 @@ export class LevelSolver {
    */
   private layout: Float32Array | null = null;
 
-  constructor(width: number, height: number, known: Rect, knownRgb: Float32Array, tuning: Readonly<SolverTuning>) {
+  /**
+   * `shared`: the arrays live on SharedArrayBuffers, so that a view on another thread (`attach`) can work
+   * on half of the level's targets and rows at the same time (see `shareState`).
+   */
+  constructor(
+    width: number,
+    height: number,
+    known: Rect,
+    knownRgb: Float32Array,
+    tuning: Readonly<SolverTuning>,
+    shared = false,
+    adopt: SharedSolverState | null = null,
+  ) {
     this.width = width;
     this.height = height;
     this.known = known;
     this.tuning = tuning;
     const r = (this.radius = tuning.radius);
     this.sources = { x0: known.x0 + r, y0: known.y0 + r, x1: known.x1 - r, y1: known.y1 - r };
+    if (adopt) {
+      ({ rgb: this.rgb, features: this.features, nnf: this.nnf, nnd: this.nnd, usage: this.usage } = adopt);
+      ({ confidence: this.confidence, voteWeight: this.voteWeight, targets: this.targets } = adopt);
+      this.similar = adopt.similar;
+      this.saliency = adopt.saliency;
+      this.layout = adopt.layout;
+      this.meanDistance = adopt.meanDistance;
+      return;
+    }
     const n = width * height;
-    this.rgb = new Float32Array(n * 3);
-    this.features = new Float32Array(n * FEATURES);
-    this.nnf = new Int32Array(n).fill(-1);
-    this.nnd = new Float32Array(n);
-    this.usage = new Int32Array(n);
+    const f32 = (len: number): Float32Array => (shared ? new Float32Array(new SharedArrayBuffer(len * 4)) : new Float32Array(len));
+    const i32 = (len: number): Int32Array => (shared ? new Int32Array(new SharedArrayBuffer(len * 4)) : new Int32Array(len));
+    this.rgb = f32(n * 3);
+    this.features = f32(n * FEATURES);
+    this.nnf = i32(n).fill(-1);
+    this.nnd = f32(n);
+    this.usage = i32(n);
     this.confidence = new Float32Array(n);
-    this.voteWeight = new Float32Array(n);
+    this.voteWeight = f32(n);
     const kw = known.x1 - known.x0;
     for (let y = known.y0; y < known.y1; y++) {
       const from = (y - known.y0) * kw * 3;
@@ -117,6 +162,70 @@ export class LevelSolver {
         this.confidence[i] = Math.pow(tuning.confidenceBase, -d);
       }
     }
+  }
+
+  /**
+   * What a view on another thread needs (see `attach`): the arrays both halves write are shared (the solver
+   * must have been made with `shared`), the read-only ones are copied once. `usage` is the second half's own
+   * reuse counts (see `searchHalves`).
+   */
+  shareState(): SharedSolverState {
+    this.prepareSearch();
+    return {
+      width: this.width,
+      height: this.height,
+      known: this.known,
+      tuning: this.tuning,
+      rgb: this.rgb,
+      features: this.features,
+      nnf: this.nnf,
+      nnd: this.nnd,
+      usage: this.secondUsage(),
+      confidence: this.confidence,
+      voteWeight: this.voteWeight,
+      targets: this.targets,
+      similar: this.similar,
+      saliency: this.saliency!,
+      layout: this.layout!,
+      meanDistance: this.meanDistance,
+    };
+  }
+
+  /** A solver on the memory of another thread's (from its `shareState`). */
+  static attach(state: SharedSolverState): LevelSolver {
+    return new LevelSolver(state.width, state.height, state.known, new Float32Array(0), state.tuning, false, state);
+  }
+
+  private usageB: Int32Array | null = null;
+
+  /** The second half's reuse counts: shared memory when the solver's is. */
+  secondUsage(): Int32Array {
+    if (!this.usageB) {
+      const n = this.usage.length;
+      this.usageB = this.usage.buffer instanceof SharedArrayBuffer ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n);
+    }
+    return this.usageB;
+  }
+
+  /** The row above which `share` of the unknown pixels lie (where the vote's work is cut in two). */
+  unknownRowAt(share: number): number {
+    const { width, height, known } = this;
+    const kw = known.x1 - known.x0;
+    const inRow = (y: number): number => (y >= known.y0 && y < known.y1 ? width - kw : width);
+    let total = 0;
+    for (let y = 0; y < height; y++) total += inRow(y);
+    let sum = 0;
+    for (let y = 0; y < height; y++) {
+      sum += inRow(y);
+      if (sum >= share * total) return y + 1;
+    }
+    return height;
+  }
+
+  /** Saliency and layout coefficients, which the search needs (computed once per level). */
+  prepareSearch(): void {
+    if (!this.saliency) this.saliency = this.computeSaliency();
+    if (!this.layout) this.layout = this.computeLayout();
   }
 
   /**
@@ -426,10 +535,10 @@ export class LevelSolver {
   }
 
   /** Recomputes the descriptor (colour + weighted luminance gradient) from the current estimate. */
-  computeFeatures(): void {
+  computeFeatures(y0 = 0, y1 = this.height): void {
     const { width, height, rgb, features } = this;
     const g = this.tuning.gradientWeight * 0.5;
-    for (let y = 0; y < height; y++) {
+    for (let y = y0; y < y1; y++) {
       const up = y > 0 ? y - 1 : 0;
       const dn = y < height - 1 ? y + 1 : height - 1;
       for (let x = 0; x < width; x++) {
@@ -526,26 +635,54 @@ export class LevelSolver {
     this.meanDistance = targets.length ? total / targets.length + 1 : 1;
   }
 
+  /** Distances of targets[k0..k1) under the current estimate; returns their sum (see `setMeanDistance`). */
+  refreshDistanceRange(k0: number, k1: number): number {
+    const { nnf, nnd, targets } = this;
+    let total = 0;
+    for (let k = k0; k < k1; k++) {
+      const t = targets[k];
+      const d = this.patchDistance(t, nnf[t], Infinity);
+      nnd[t] = d;
+      total += d;
+    }
+    return total;
+  }
+
+  /** Reuse counts of the whole field into `usage`. */
+  countUsage(usage: Int32Array): void {
+    const { nnf, targets } = this;
+    usage.fill(0);
+    for (let k = 0; k < targets.length; k++) usage[nnf[targets[k]]]++;
+  }
+
+  setMeanDistance(total: number): void {
+    this.meanDistance = this.targets.length ? total / this.targets.length + 1 : 1;
+  }
+
   /** One PatchMatch sweep: propagation from the two previous neighbours in scan order, then random search. */
-  search(reverse: boolean, rng: Rng): void {
+  search(reverse: boolean, rng: Rng, k0 = 0, k1 = this.targets.length, usage = this.usage): void {
     const { nnf, targets, width, similar } = this;
     const s = this.sources;
     const lambda = this.tuning.reusePenalty * this.meanDistance;
     const shrink = similar ? this.tuning.searchShrinkWithSimilar : 2;
-    const sal = this.saliency ?? (this.saliency = this.computeSaliency());
-    if (!this.layout) this.layout = this.computeLayout();
+    this.prepareSearch();
+    const sal = this.saliency!;
     this.layoutScale = this.tuning.layoutPrior * this.meanDistance;
+    this.searchUsage = usage;
     const maxRadius = Math.max(s.x1 - s.x0, s.y1 - s.y0);
     const step = reverse ? -1 : 1;
-    const n = targets.length;
-    for (let k = reverse ? n - 1 : 0; k >= 0 && k < n; k += step) {
+    // Propagation stays inside the range: another thread may be writing the field beyond it.
+    const lo = k0 < k1 ? targets[k0] : 0;
+    const hi = k0 < k1 ? targets[k1 - 1] : -1;
+    for (let k = reverse ? k1 - 1 : k0; k >= k0 && k < k1; k += step) {
       const t = targets[k];
       const tx = t % width;
+      this.bestCost = this.nnd[t] + this.extraCost(t, nnf[t], usage[nnf[t]] - 1, lambda, sal);
       // Propagation: the neighbour's source shifted by one, if that neighbour is a target.
       for (let pass = 0; pass < 2; pass++) {
         const nb = pass === 0 ? t - step : t - step * width;
         if (pass === 0 && (tx - step < 0 || tx - step >= width)) continue;
-        if (nb < 0 || nb >= nnf.length) continue;
+        if (nb < lo || nb > hi) continue;
         const ns = nnf[nb];
         if (ns < 0) continue;
         const cand = ns + (t - nb);
@@ -574,6 +711,10 @@ export class LevelSolver {
   }
 
   private layoutScale = 0;
+  /** The reuse counts the running search reads and keeps in step. */
+  private searchUsage: Int32Array = new Int32Array(0);
+  /** The visited target's cost with its current source (patch distance + extraCost), kept by `improve`. */
+  private bestCost = 0;
 
   /**
    * What target `t` pays for source `c` beyond the patch distance, with `others` other targets using it:
@@ -594,11 +735,11 @@ export class LevelSolver {
    * reuse counts in step.
    */
   private improve(t: number, cand: number, lambda: number, sal: Float32Array): void {
-    const { nnf, nnd, usage } = this;
+    const { nnf, nnd } = this;
+    const usage = this.searchUsage;
     const best = nnf[t];
     if (cand === best) return;
-    const cost = nnd[t] + this.extraCost(t, best, usage[best] - 1, lambda, sal);
-    const bound = cost - this.extraCost(t, cand, usage[cand], lambda, sal);
+    const bound = this.bestCost - this.extraCost(t, cand, usage[cand], lambda, sal);
     if (bound <= 0) return;
     const d = this.patchDistance(t, cand, bound);
     if (d < bound) {
@@ -606,24 +747,25 @@ export class LevelSolver {
       usage[cand]++;
       nnf[t] = cand;
       nnd[t] = d;
+      this.bestCost = nnd[t] + this.extraCost(t, cand, usage[cand] - 1, lambda, sal);
     }
   }
 
   /** Voting weights: distance-to-known confidence × similarity of the match. */
-  computeVoteWeights(useSimilarity: boolean): void {
+  computeVoteWeights(useSimilarity: boolean, k0 = 0, k1 = this.targets.length): void {
     const { targets, voteWeight, confidence, nnd } = this;
     const inv = 1 / this.meanDistance;
-    for (let k = 0; k < targets.length; k++) {
+    for (let k = k0; k < k1; k++) {
       const t = targets[k];
       voteWeight[t] = useSimilarity ? confidence[t] * Math.exp(-nnd[t] * inv) + 1e-12 : confidence[t] + 1e-12;
     }
   }
 
   /** Every unknown pixel becomes the weighted mean of what the overlapping target patches' sources say. */
-  vote(): void {
+  vote(y0 = 0, y1 = this.height): void {
     const { width, height, known, rgb, nnf, voteWeight } = this;
     const r = this.radius;
-    for (let y = 0; y < height; y++) {
+    for (let y = y0; y < y1; y++) {
       const qy0 = Math.max(r, y - r);
       const qy1 = Math.min(height - r - 1, y + r);
       const inKnownRows = y >= known.y0 && y < known.y1;
