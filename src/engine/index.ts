@@ -54,7 +54,6 @@ export const TUNING: Readonly<SolverTuning> = Object.freeze({
   saliencyCap: 4,
   searchShrinkWithSimilar: 3,
   finalRadiusFactor: 0.5,
-  finalWeightPower: 1,
   similarSweeps: 2,
   lowFrequencyWeight: 1,
   lowFrequencyRadius: 1 / 40,
@@ -363,7 +362,7 @@ export class Synthesis {
       ? lowFrequencyCorrection(solver.rgb, prep.membrane, solver.width, solver.height, solver.known, tuning, tuning.lowFrequencyRamp * (2 * r + 1))
       : null;
     return {
-      field: { width: solver.width, height: solver.height, nnf: solver.nnf, voteWeight: finalWeights(solver.voteWeight, tuning.finalWeightPower), rgb: solver.rgb },
+      field: { width: solver.width, height: solver.height, nnf: solver.nnf, voteWeight: solver.voteWeight, rgb: solver.rgb },
       lowFrequency,
       range: prep.range,
       scale,
@@ -391,13 +390,6 @@ export class Synthesis {
   private report(stage: string): void {
     this.options.onProgress?.({ done: this.done, total: this.prep.steps, stage });
   }
-}
-
-function finalWeights(w: Float32Array, power: number): Float32Array {
-  if (power === 1) return w;
-  const out = new Float32Array(w.length);
-  for (let i = 0; i < w.length; i++) out[i] = Math.pow(w[i], power);
-  return out;
 }
 
 /** One result of a prepared job. Deterministic in `seed`. */

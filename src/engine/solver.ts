@@ -28,8 +28,6 @@ export interface SolverTuning extends LowFrequencyTuning {
   searchShrinkWithSimilar: number;
   /** Full-resolution voting patch radius, in working-level cells (at least the patch radius in pixels). */
   finalRadiusFactor: number;
-  /** Exponent on the vote weights in the full-resolution pass (1 = as at the working level; higher = sharper). */
-  finalWeightPower: number;
   /** PatchMatch sweeps building the look-alike sources (0 = none). */
   similarSweeps: number;
   /**
