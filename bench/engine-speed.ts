@@ -1,7 +1,7 @@
 /**
  * Engine speed and memory (issue targets in brackets):
  *   - median wall time per case, n=1, on 1024×640 inputs under the benchmark's five expansion configs;
- *   - time(n=9) / time(n=1) through the worker pool on one 1024×640 case [≤ 5];
+ *   - time(n=9) / time(n=1) through the worker pool on one 1024×640 case [≤ 4; issue 3 asked ≤ 5];
  *   - peak RSS of the 1024×640 cases, measured in a child process [≤ 600 MB];
  *   - a 4096×3072 input grown to 3× its area, in a child process [≤ 90 s, peak RSS ≤ 2.5 GB].
  * Inputs: the development photos in ~/.cache/outpaint-bench/images when present (../shared/bench/get-images.sh),
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   await pool.close();
   const ratio = median(nine) / median(one);
   console.log(
-    `pool (${pool.threads} threads) wide: n=1 ${median(one).toFixed(3)} s, n=9 ${median(nine).toFixed(3)} s, ratio n=9/n=1 = ${ratio.toFixed(2)} (target ≤ 5; load ${load()}: other processes on the 2 cores push it up)`,
+    `pool (${pool.threads} threads) wide: n=1 ${median(one).toFixed(3)} s, n=9 ${median(nine).toFixed(3)} s, ratio n=9/n=1 = ${ratio.toFixed(2)} (target ≤ 4; load ${load()}: other processes on the 2 cores push it up)`,
   );
 
   const small = runChild('small', quality);
