@@ -251,12 +251,12 @@ export function lookAlikeGraph(input: LookAlikeInput, coarser: { similar: Int32A
 
 /**
  * One result of a prepared job, a level at a time, so that a caller can do other work between levels
- * (build the working level's graph on another thread) and split the full-resolution pass by rows.
- * Deterministic in `seed`. `synthesize()` runs it straight through.
+ * (build the look-alike graphs on another thread), hand the working level's second halves to another
+ * thread and split the full-resolution pass by rows. Deterministic in `seed`. `synthesize()` runs it
+ * straight through on one thread.
  */
 export class Synthesis {
-  /** The next level to optimise; below `prep.working` once all are done. */
-  level: number;
+  private nextLevel: number;
   private solver: LevelSolver | null = null;
   private done = 0;
   private readonly checkCancelled: () => void;
@@ -266,7 +266,7 @@ export class Synthesis {
     private readonly seed = 0,
     private readonly options: Omit<ExpandOptions, 'seed' | 'quality'> = {},
   ) {
-    this.level = prep.levels.length - 1;
+    this.nextLevel = prep.levels.length - 1;
     const signal = options.signal;
     this.checkCancelled = (): void => {
       if (signal?.aborted) throw new EngineCancelledError();
@@ -274,8 +274,13 @@ export class Synthesis {
     this.checkCancelled();
   }
 
+  /** The next level to optimise; below `prep.working` once all are done. */
+  get level(): number {
+    return this.nextLevel;
+  }
+
   get optimised(): boolean {
-    return this.level < this.prep.working;
+    return this.nextLevel < this.prep.working;
   }
 
   /** Optimises the next level (its look-alike graph, if on, must be in `prep.similar` by now). */
@@ -291,7 +296,7 @@ export class Synthesis {
   *levelSteps(shared: boolean): LevelSteps {
     const { prep, seed } = this;
     const { levels, working, iterations, tuning, greedy } = prep;
-    const l = this.level;
+    const l = this.nextLevel;
     if (l < working) throw new Error('every level is optimised already');
     const i = levels.length - 1 - l;
     const level = levels[l];
@@ -311,11 +316,12 @@ export class Synthesis {
       next.vote();
     }
     const solver = (this.solver = next);
+    // The halves: targets by count (scan order), descriptors by rows, the vote by unknown pixels.
     const { height } = solver;
     const n = solver.targets.length;
     const k = n >> 1;
     const featureRow = height >> 1;
-    const voteRow = solver.unknownRowAt(0.5);
+    const voteRow = split ? splitRows({ width: solver.width, height, rect: solver.known }, 2)[1] : height;
     if (split) yield { kind: 'attach', state: solver.shareState(), seed, level: l };
     for (let it = 0; it < iterations[i]; it++) {
       this.checkCancelled();
@@ -346,7 +352,7 @@ export class Synthesis {
       this.done++;
       this.report(stage);
     }
-    this.level--;
+    this.nextLevel--;
   }
 
   /** After the last level: everything the full-resolution pass needs, as plain data (see finalizeRows). */

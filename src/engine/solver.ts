@@ -165,7 +165,7 @@ export class LevelSolver {
   /**
    * What a view on another thread needs (see `attach`): the arrays both halves write are shared (the solver
    * must have been made with `shared`), the read-only ones are copied once. `usage` is the second half's own
-   * reuse counts (see `searchHalves`).
+   * reuse counts (see halves.ts).
    */
   shareState(): SharedSolverState {
     this.prepareSearch();
@@ -203,21 +203,6 @@ export class LevelSolver {
       this.usageB = this.usage.buffer instanceof SharedArrayBuffer ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n);
     }
     return this.usageB;
-  }
-
-  /** The row above which `share` of the unknown pixels lie (where the vote's work is cut in two). */
-  unknownRowAt(share: number): number {
-    const { width, height, known } = this;
-    const kw = known.x1 - known.x0;
-    const inRow = (y: number): number => (y >= known.y0 && y < known.y1 ? width - kw : width);
-    let total = 0;
-    for (let y = 0; y < height; y++) total += inRow(y);
-    let sum = 0;
-    for (let y = 0; y < height; y++) {
-      sum += inRow(y);
-      if (sum >= share * total) return y + 1;
-    }
-    return height;
   }
 
   /** Saliency and layout coefficients, which the search needs (computed once per level). */
@@ -620,17 +605,8 @@ export class LevelSolver {
 
   /** Distances of the current field (after the estimate changed) and the reuse counts. */
   refreshDistances(): void {
-    const { nnf, nnd, targets, usage } = this;
-    usage.fill(0);
-    let total = 0;
-    for (let k = 0; k < targets.length; k++) {
-      const t = targets[k];
-      const d = this.patchDistance(t, nnf[t], Infinity);
-      nnd[t] = d;
-      total += d;
-      usage[nnf[t]]++;
-    }
-    this.meanDistance = targets.length ? total / targets.length + 1 : 1;
+    this.countUsage(this.usage);
+    this.setMeanDistance(this.refreshDistanceRange(0, this.targets.length));
   }
 
   /** Distances of targets[k0..k1) under the current estimate; returns their sum (see `setMeanDistance`). */
