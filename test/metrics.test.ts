@@ -7,38 +7,26 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { api, createKeys, startServer, stopServer, tempDataDir, token, waitFor, type Keys, type ServerProcess } from './support/outpaint-process.js';
+import { api, startServer, stopServer, tempDataDir, token, waitFor, type Keys, type ServerProcess } from './support/outpaint-process.js';
 import { scenePng } from './support/pictures.js';
 import { parseSamples, sampleValue, type Sample } from './support/prometheus.js';
-import { startReceiver, type Receiver } from './support/receiver.js';
+import type { Receiver } from './support/receiver.js';
+import { serveAccount, type ServedAccount } from './support/served-account.js';
 
 const EXPAND = '/v1/images/editing/expand';
 const METRICS_TOKEN = randomBytes(24).toString('hex');
 
 describe('GET /metrics with OUTPAINT_METRICS=bearer:TOKEN', () => {
-  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let served: ServedAccount;
   let keys: Keys;
   let receiver: Receiver;
   let server: ServerProcess;
   before(async () => {
-    data = await tempDataDir();
-    keys = await createKeys(data.dir, 'metrics');
     // The first attempt of each delivery fails once, so that both outcomes are counted.
-    receiver = await startReceiver(keys.webhook_secret, ({ seen }) => (seen === 0 ? 500 : 200));
-    server = await startServer({
-      OUTPAINT_DATA_DIR: data.dir,
-      OUTPAINT_PORT: '0',
-      OUTPAINT_WORKERS: '1',
-      OUTPAINT_QUALITY: 'fast',
-      OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
-      OUTPAINT_METRICS: `bearer:${METRICS_TOKEN}`,
-    });
+    served = await serveAccount('metrics', { OUTPAINT_METRICS: `bearer:${METRICS_TOKEN}` }, ({ seen }) => (seen === 0 ? 500 : 200));
+    ({ keys, server, receiver } = served);
   });
-  after(async () => {
-    await stopServer(server, 'SIGKILL');
-    await receiver.close();
-    await data.cleanup();
-  });
+  after(() => served.close('SIGKILL'));
 
   const scrape = async (): Promise<Sample[]> => {
     const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });

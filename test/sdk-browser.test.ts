@@ -13,8 +13,9 @@ import type { Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { launchChromium } from './support/browser.js';
 import { makePng } from './support/images.js';
-import { createKeys, startServer, stopServer, tempDataDir, waitFor, type Keys, type ServerProcess } from './support/outpaint-process.js';
-import { startReceiver, type Receiver } from './support/receiver.js';
+import { waitFor, type Keys, type ServerProcess } from './support/outpaint-process.js';
+import type { Receiver } from './support/receiver.js';
+import { serveAccount, type ServedAccount } from './support/served-account.js';
 
 // The page's world, for the functions that run inside the browser (this file compiles for Node).
 declare const window: any;
@@ -37,7 +38,7 @@ async function bundle(format: 'esm' | 'iife') {
 }
 
 describe('the SDK in a browser', () => {
-  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let served: ServedAccount;
   let keys: Keys;
   let server: ServerProcess;
   let receiver: Receiver;
@@ -45,23 +46,13 @@ describe('the SDK in a browser', () => {
   browserReady.catch(() => undefined);
 
   before(async () => {
-    data = await tempDataDir();
-    keys = await createKeys(data.dir, 'browser-sdk');
-    receiver = await startReceiver(keys.webhook_secret);
-    server = await startServer({
-      OUTPAINT_DATA_DIR: data.dir,
-      OUTPAINT_PORT: '0',
-      OUTPAINT_WORKERS: '1',
-      OUTPAINT_QUALITY: 'fast',
-      OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
-    });
+    served = await serveAccount('browser-sdk');
+    ({ keys, server, receiver } = served);
   });
 
   after(async () => {
     await (await browserReady.catch(() => null))?.close();
-    await stopServer(server);
-    await receiver.close();
-    await data.cleanup();
+    await served.close();
   });
 
   it('bundles for the browser platform from src/client and the contract’s paths alone, with no Node module', async () => {

@@ -18,7 +18,8 @@ import { makePng } from './support/images.js';
 import { createKeys, freePort, startServer, stopServer, tempDataDir, waitFor, type Keys, type ServerProcess } from './support/outpaint-process.js';
 import { sceneJpeg } from './support/pictures.js';
 import { startProxy, type Proxy } from './support/proxy.js';
-import { startReceiver, type Receiver } from './support/receiver.js';
+import type { Receiver } from './support/receiver.js';
+import { serveAccount, type ServedAccount } from './support/served-account.js';
 import { tempDir } from './support/tmp.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,32 +40,19 @@ async function failure(fn: () => Promise<unknown>): Promise<OutpaintError> {
 const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('the SDK against outpaint serve', () => {
-  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let served: ServedAccount;
   let keys: Keys;
   let server: ServerProcess;
   let receiver: Receiver;
   let client: OutpaintClient;
 
   before(async () => {
-    data = await tempDataDir();
-    keys = await createKeys(data.dir, 'sdk');
-    receiver = await startReceiver(keys.webhook_secret);
-    server = await startServer({
-      OUTPAINT_DATA_DIR: data.dir,
-      OUTPAINT_PORT: '0',
-      OUTPAINT_WORKERS: '1',
-      OUTPAINT_QUALITY: 'fast',
-      OUTPAINT_ALLOW_PRIVATE_HOSTS: '127.0.0.1',
-      OUTPAINT_ACCOUNT_CONCURRENCY: '30',
-    });
+    served = await serveAccount('sdk', { OUTPAINT_ACCOUNT_CONCURRENCY: '30' });
+    ({ keys, server, receiver } = served);
     client = new OutpaintClient({ baseUrl: server.url, accessKey: keys.access_key, secretKey: keys.secret_key });
   });
 
-  after(async () => {
-    await stopServer(server);
-    await receiver.close();
-    await data.cleanup();
-  });
+  after(() => served.close());
 
   it('creates a task from bytes, waits for it with progress, downloads and decodes its results, and verifies its callbacks', async () => {
     const created = await client.create({
