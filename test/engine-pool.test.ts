@@ -96,7 +96,7 @@ test('shared memory does not pile up from job to job (each job used to leave its
   assert.ok(grown < 4 * 1024 * 1024, `array buffers grew by ${(grown / 1048576).toFixed(1)} MB over 40 jobs`);
 });
 
-test('one result on two threads (helper builds the look-alike graph and half the rows): the same bytes as one thread', async () => {
+test('one result on two threads (the helper builds the look-alike graphs, the second halves of the working level and half the rows): the same bytes as one thread', async () => {
   // The small canvas is optimised at full resolution; the larger one has a working level below it, so the
   // deferred graph and the row split both cross a scale.
   const cases = [

@@ -1,9 +1,10 @@
 /**
  * One result on two threads, for a caller with a single result and a free core (the CLI's `-n 1`): while
  * this thread optimises the coarser levels, a helper thread builds the look-alike graphs (most of the
- * seed-independent preparation), each just ahead of the level that needs it; at the working level the helper runs the second half of every EM
- * step on shared memory (engine/halves.ts); then the two threads split the full-resolution pass by rows.
- * Same bytes as `expand()` in one thread: the work is only moved, never changed.
+ * seed-independent preparation), each just ahead of the level that needs it; at the working level the
+ * helper runs the second half of every EM step on shared memory (engine/halves.ts); then the two threads
+ * split the full-resolution pass by rows. Same bytes as `expand()` in one thread: the work is only moved,
+ * never changed.
  */
 import { Worker } from 'node:worker_threads';
 import {
@@ -21,7 +22,9 @@ import {
 import { JOIN } from '../engine/halves.js';
 import type { HelperReply, HelperRequest } from './helper-worker.js';
 
-type Request = HelperRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+/** A request as the caller writes it; `call` numbers it (Omit applied to each member of the union). */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+type Request = WithoutId<HelperRequest>;
 type Result = Int32Array | Uint8Array | number;
 
 class HelperThread {

@@ -633,7 +633,10 @@ export class LevelSolver {
     this.meanDistance = this.targets.length ? total / this.targets.length + 1 : 1;
   }
 
-  /** One PatchMatch sweep: propagation from the two previous neighbours in scan order, then random search. */
+  /**
+   * One PatchMatch sweep over targets[k0..k1) (all by default): propagation from the two previous
+   * neighbours in scan order, then random search; reuse counts read from and kept in `usage`.
+   */
   search(reverse: boolean, rng: Rng, k0 = 0, k1 = this.targets.length, usage = this.usage): void {
     const { nnf, targets, width, similar } = this;
     const s = this.sources;
