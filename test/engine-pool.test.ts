@@ -116,6 +116,16 @@ test('one result on two threads (the helper builds the look-alike graphs, the se
   }
 });
 
+test('an odd n on two threads: the last result shares both threads once the others are done, with the same bytes', async () => {
+  // A working level below full resolution, so the helper runs second halves and rows.
+  const image = scene(560, 380);
+  const wide = { up: 0.5, down: 0.25, left: 0, right: 0.5 };
+  const results = await pool.expand(image, wide, { n: 3, seed: 5, quality: 'fast' });
+  for (let i = 0; i < 3; i++) {
+    assert.equal(Buffer.compare(Buffer.from(results[i].data), Buffer.from(expand(image, wide, { seed: 5 + i, quality: 'fast' }).data)), 0, `result ${i}`);
+  }
+});
+
 test('one result on two threads: an already aborted signal rejects at once', async () => {
   await assert.rejects(expandOnTwoThreads(input, ratios, { signal: AbortSignal.abort() }), EngineCancelledError);
 });

@@ -4,7 +4,7 @@
  * and stay alive for the next job.
  */
 import os from 'node:os';
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { plan } from '../engine/index.js';
 import {
@@ -16,7 +16,7 @@ import {
   type RasterImage,
 } from '../engine/types.js';
 import { SharedMemoryPool } from './shared-memory.js';
-import type { WorkerTask } from './worker.js';
+import type { ResultTask, WorkerTask } from './worker.js';
 
 export interface EnginePoolOptions {
   /** Worker threads; default one per core. */
@@ -56,6 +56,10 @@ export class EnginePool {
       idleTimeout: 60_000,
       // Each result is seconds of CPU: a queue per thread would only delay other jobs.
       concurrentTasksPerWorker: 1,
+      // Results start in the order they were asked for (piscina's default sends a task it could not place
+      // to the back of the queue): jobs are served first come first served, and a split last result
+      // starts after the results before it, when its helper is about to be free.
+      stricterFIFO: true,
       workerData: { niceness: options.niceness ?? 0 },
     });
     // The first threads count once Node says they run ('online'); piscina announces a replacement
@@ -118,8 +122,13 @@ export class EnginePool {
     timer?.unref();
 
     const jobId = `${process.pid}-${++jobCounter}`;
-    const runs = Array.from({ length: n }, (_, index) =>
-      this.piscina.run({
+    // When the last round of results leaves a thread free, the last result shares its thread with a
+    // helper task (worker.ts); n = 1 keeps one thread, so that concurrent one-result jobs each get one.
+    const sharedLast = n > 1 && n % this.threads !== 0;
+    const helperRuns: Promise<unknown>[] = [];
+    const runs = Array.from({ length: n }, (_, index) => {
+      const task: ResultTask = {
+        kind: 'result',
         jobId,
         index,
         seed: (seed + index) | 0,
@@ -131,10 +140,18 @@ export class EnginePool {
         pixels,
         cancelFlag,
         progress,
-      }),
-    );
+      };
+      if (!sharedLast || index < n - 1) return this.piscina.run(task);
+      const { port1, port2 } = new MessageChannel();
+      const state = new Int32Array(new SharedArrayBuffer(4));
+      task.helper = { port: port1, state };
+      const run = this.piscina.run(task, { transferList: [port1] });
+      helperRuns.push(this.piscina.run({ kind: 'help', port: port2, state }, { transferList: [port2] }));
+      return run;
+    });
     try {
       const settled = await Promise.allSettled(runs);
+      await Promise.allSettled(helperRuns);
       if (signal?.aborted || Atomics.load(cancelFlag, 0) === 1) throw new EngineCancelledError();
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;

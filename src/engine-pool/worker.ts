@@ -1,14 +1,18 @@
 /**
  * Worker-thread entry of the engine pool (compiled to dist/src/engine-pool/worker.js). One task = one
- * result of a job. The input pixels arrive as a view on shared memory (no copy per worker); the output's
- * buffer is moved back to the parent, not copied.
+ * result of a job, or the helper of a result that two threads share (the pool's split last result). The
+ * input pixels arrive as a view on shared memory (no copy per worker); the output's buffer is moved back
+ * to the parent, not copied.
  */
 import os from 'node:os';
+import type { MessagePort } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
-import { prepare, synthesize, type PreparedExpansion } from '../engine/index.js';
+import { finalizeRows, prepare, Synthesis, synthesize, type PreparedExpansion } from '../engine/index.js';
 import type { ExpansionRatios, QualityPreset } from '../engine/types.js';
+import { finishWith, HelperLink, HelperService, runLevelWith, type HelperRequest } from './helper.js';
 
-export interface WorkerTask {
+export interface ResultTask {
+  kind: 'result';
   jobId: string;
   index: number;
   seed: number;
@@ -23,7 +27,23 @@ export interface WorkerTask {
   cancelFlag: Int32Array;
   /** Steps done per result, written here and polled by the parent. */
   progress: Int32Array;
+  /** For a shared result: the port to its helper task, and their handshake (see HelperState). */
+  helper?: { port: MessagePort; state: Int32Array };
 }
+
+export interface HelpTask {
+  kind: 'help';
+  port: MessagePort;
+  state: Int32Array;
+}
+
+export type WorkerTask = ResultTask | HelpTask;
+
+/** The shared result's last message to its helper. */
+const DONE = 'done';
+
+/** The handshake word of a shared result: the helper may start only while the result still waits for it. */
+export const HelperState = { Waiting: 0, Joined: 1, NotNeeded: 2 } as const;
 
 // A server lowers its engine threads' priority so that the HTTP thread stays responsive while images
 // are computed. On Linux a nice value belongs to the calling thread, so this leaves the rest alone.
@@ -40,7 +60,11 @@ if (niceness !== 0) {
 // land on the same few threads, so each thread prepares a job once.
 let cached: { jobId: string; prepared: PreparedExpansion } | null = null;
 
-export default function runExpansionTask(task: WorkerTask): unknown {
+export default function runTask(task: WorkerTask): unknown {
+  return task.kind === 'help' ? help(task) : result(task);
+}
+
+function result(task: ResultTask): unknown {
   const signal = {
     get aborted(): boolean {
       return Atomics.load(task.cancelFlag, 0) === 1;
@@ -51,9 +75,48 @@ export default function runExpansionTask(task: WorkerTask): unknown {
     const image = { data: task.pixels, width: task.width, height: task.height, channels: task.channels };
     cached = { jobId: task.jobId, prepared: prepare(image, task.ratios, { quality: task.quality }) };
   }
-  const result = synthesize(cached.prepared, task.seed, {
-    signal,
-    onProgress: (p) => Atomics.store(task.progress, task.index, p.done),
-  });
-  return move(result.data);
+  const options = { signal, onProgress: (p: { done: number }) => Atomics.store(task.progress, task.index, p.done) };
+  if (!task.helper) return move(synthesize(cached.prepared, task.seed, options).data);
+  return shared(new Synthesis(cached.prepared, task.seed, options), task.helper);
+}
+
+/**
+ * A result whose helper task may or may not get the other thread: each level goes to the helper once it
+ * has joined, else it runs here, and the bytes are the same either way.
+ */
+async function shared(run: Synthesis, helper: { port: MessagePort; state: Int32Array }): Promise<unknown> {
+  const link = new HelperLink(helper.port);
+  // The helper's thread died: its end of the port closes, and whatever waits on it fails.
+  helper.port.once('close', () => link.failAll(new Error('the helper thread of a shared result stopped')));
+  const joined = (): boolean => Atomics.load(helper.state, 0) === HelperState.Joined;
+  try {
+    while (!run.optimised) {
+      if (joined()) await runLevelWith(run, link);
+      else run.runLevel();
+    }
+    if (joined()) return move((await finishWith(run, link)).data);
+    const input = run.finalInput();
+    return move(run.finish(finalizeRows(input, 0, input.height, run.cancelCheck)).data);
+  } finally {
+    // A helper that has not started yet finds it is not needed; one that has is told to stop.
+    Atomics.compareExchange(helper.state, 0, HelperState.Waiting, HelperState.NotNeeded);
+    helper.port.postMessage(DONE);
+    helper.port.close();
+  }
+}
+
+async function help(task: HelpTask): Promise<null> {
+  if (Atomics.compareExchange(task.state, 0, HelperState.Waiting, HelperState.Joined) === HelperState.Waiting) {
+    const service = new HelperService();
+    await new Promise<void>((resolve) => {
+      task.port.on('message', (req: HelperRequest | typeof DONE) => {
+        if (req === DONE) resolve();
+        else service.answer(req, task.port);
+      });
+      // The result's thread died.
+      task.port.once('close', resolve);
+    });
+  }
+  task.port.close();
+  return null;
 }
