@@ -25,6 +25,15 @@ export type HelperRequest =
 
 export type HelperReply = { id: number; result: Int32Array | Uint8Array | number } | { id: number; error: string };
 
+/**
+ * The handshake word of a shared result: the helper joins only while the result still waits for it; the
+ * result, or the pool once the result has settled (its thread may have died), marks it finished.
+ */
+export const HelperState = { Waiting: 0, Joined: 1, Finished: 2 } as const;
+
+/** A shared result's last message to its helper task. */
+export const DONE = 'done';
+
 /** A request as the caller writes it; `call` numbers it (Omit applied to each member of the union). */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 type Result = Int32Array | Uint8Array | number;

@@ -16,6 +16,7 @@ import {
   type RasterImage,
 } from '../engine/types.js';
 import { SharedMemoryPool } from './shared-memory.js';
+import { HelperState } from './helper.js';
 import type { ResultTask, WorkerTask } from './worker.js';
 
 export interface EnginePoolOptions {
@@ -147,7 +148,8 @@ export class EnginePool {
       task.helper = { port: port1, state };
       const run = this.piscina.run(task, { transferList: [port1] });
       helperRuns.push(this.piscina.run({ kind: 'help', port: port2, state }, { transferList: [port2] }));
-      return run;
+      // However the result ended, its helper stops waiting for it.
+      return run.finally(() => Atomics.store(state, 0, HelperState.Finished));
     });
     try {
       const settled = await Promise.allSettled(runs);

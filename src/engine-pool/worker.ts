@@ -9,7 +9,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { move, workerData } from 'piscina';
 import { finalizeRows, prepare, Synthesis, synthesize, type PreparedExpansion } from '../engine/index.js';
 import type { ExpansionRatios, QualityPreset } from '../engine/types.js';
-import { finishWith, HelperLink, HelperService, runLevelWith, type HelperRequest } from './helper.js';
+import { DONE, finishWith, HelperLink, HelperService, HelperState, runLevelWith, type HelperRequest } from './helper.js';
 
 export interface ResultTask {
   kind: 'result';
@@ -39,11 +39,6 @@ export interface HelpTask {
 
 export type WorkerTask = ResultTask | HelpTask;
 
-/** The shared result's last message to its helper. */
-const DONE = 'done';
-
-/** The handshake word of a shared result: the helper may start only while the result still waits for it. */
-export const HelperState = { Waiting: 0, Joined: 1, NotNeeded: 2 } as const;
 
 // A server lowers its engine threads' priority so that the HTTP thread stays responsive while images
 // are computed. On Linux a nice value belongs to the calling thread, so this leaves the rest alone.
@@ -99,7 +94,7 @@ async function shared(run: Synthesis, helper: { port: MessagePort; state: Int32A
     return move(run.finish(finalizeRows(input, 0, input.height, run.cancelCheck)).data);
   } finally {
     // A helper that has not started yet finds it is not needed; one that has is told to stop.
-    Atomics.compareExchange(helper.state, 0, HelperState.Waiting, HelperState.NotNeeded);
+    Atomics.store(helper.state, 0, HelperState.Finished);
     helper.port.postMessage(DONE);
     helper.port.close();
   }
@@ -108,14 +103,19 @@ async function shared(run: Synthesis, helper: { port: MessagePort; state: Int32A
 async function help(task: HelpTask): Promise<null> {
   if (Atomics.compareExchange(task.state, 0, HelperState.Waiting, HelperState.Joined) === HelperState.Waiting) {
     const service = new HelperService();
+    let watch: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       task.port.on('message', (req: HelperRequest | typeof DONE) => {
         if (req === DONE) resolve();
         else service.answer(req, task.port);
       });
-      // The result's thread died.
       task.port.once('close', resolve);
+      // The result's thread died before saying it is done: the pool marks the result finished.
+      watch = setInterval(() => {
+        if (Atomics.load(task.state, 0) === HelperState.Finished) resolve();
+      }, 100);
     });
+    clearInterval(watch);
   }
   task.port.close();
   return null;
