@@ -6,6 +6,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { RATIO_FIELDS } from '../contract/rules.js';
+import type { ExpansionRatios, QualityPreset } from '../engine/types.js';
+import type { TwoThreads } from '../engine-pool/two-threads.js';
 
 const EXIT_BAD_INPUT = 2;
 const EXIT_FAILURE = 1;
@@ -113,11 +115,7 @@ export function outputPaths(input: string, output: string | undefined, n: number
 }
 
 async function expandFile(input: string, opts: ExpandCliOptions, bar: ProgressBar | null): Promise<string[]> {
-  const [{ checkRatios, checkN }, { loadConfig }, fs] = await Promise.all([
-    import('../contract/rules.js'),
-    import('../config.js'),
-    import('node:fs/promises'),
-  ]);
+  const [{ checkRatios, checkN }, { loadConfig }] = await Promise.all([import('../contract/rules.js'), import('../config.js')]);
   const ratios = checkRatios({
     up: parseNumber(opts.up),
     down: parseNumber(opts.down),
@@ -133,7 +131,25 @@ async function expandFile(input: string, opts: ExpandCliOptions, bar: ProgressBa
     throw new BadInput(`--quality: ${quality} is not one of fast, balanced, best`);
   }
   const outputs = outputPaths(input, opts.output, n);
+  // One result: this thread and one helper thread (a pool would only add start-up time), started now so
+  // that it boots while the input is read and decoded.
+  const twoThreads = n === 1 && config.workers > 1 ? new (await import('../engine-pool/two-threads.js')).TwoThreads() : null;
+  try {
+    return await expandInput(input, outputs, { ratios, n, seed, quality, workers: config.workers, maxPixels: config.maxPixels }, twoThreads, bar);
+  } finally {
+    await twoThreads?.close();
+  }
+}
 
+async function expandInput(
+  input: string,
+  outputs: string[],
+  job: { ratios: ExpansionRatios; n: number; seed: number; quality: QualityPreset; workers: number; maxPixels: number },
+  twoThreads: TwoThreads | null,
+  bar: ProgressBar | null,
+): Promise<string[]> {
+  const { ratios, n, seed, quality } = job;
+  const fs = await import('node:fs/promises');
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(input);
@@ -141,23 +157,20 @@ async function expandFile(input: string, opts: ExpandCliOptions, bar: ProgressBa
     const code = (err as NodeJS.ErrnoException).code;
     throw new BadInput(`cannot read ${input}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
-  const { decodeImage, toRaster } = await import('../image/decode.js');
-  await decodeImage(bytes, { maxPixels: config.maxPixels });
-  const raster = await toRaster(bytes, config.maxPixels);
+  const { decodeRaster } = await import('../image/decode.js');
+  const raster = await decodeRaster(bytes, { maxPixels: job.maxPixels });
 
   const onProgress = bar ? (p: { done: number; total: number }) => bar.update(p.done, p.total) : undefined;
   bar?.update(0, 1);
   let images;
-  if (n === 1 && config.workers > 1) {
-    // One result: this thread and one helper (a pool would only add start-up time).
-    const { expandOnTwoThreads } = await import('../engine-pool/two-threads.js');
-    images = [await expandOnTwoThreads(raster, ratios, { seed, quality, onProgress })];
+  if (twoThreads) {
+    images = [await twoThreads.expand(raster, ratios, { seed, quality, onProgress })];
   } else if (n === 1) {
     const { expand } = await import('../engine/index.js');
     images = [expand(raster, ratios, { seed, quality, onProgress })];
   } else {
     const { EnginePool } = await import('../engine-pool/index.js');
-    const pool = new EnginePool({ threads: config.workers });
+    const pool = new EnginePool({ threads: job.workers });
     const abort = new AbortController();
     const onSigint = (): void => abort.abort();
     process.once('SIGINT', onSigint);

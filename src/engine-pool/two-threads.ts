@@ -18,14 +18,19 @@ import {
 } from '../engine/index.js';
 import { finishWith, HelperLink, runLevelWith } from './helper.js';
 
-export async function expandOnTwoThreads(image: RasterImage, ratios: ExpansionRatios, options: ExpandOptions = {}): Promise<ExpandedImage> {
-  if (options.signal?.aborted) throw new EngineCancelledError();
-  // Started first: the thread boots while this one prepares.
-  const worker = new Worker(new URL('./helper-worker.js', import.meta.url));
-  const helper = new HelperLink(worker);
-  worker.on('error', (err) => helper.failAll(err));
-  worker.on('exit', (code) => helper.failAll(new Error(`helper thread exited with code ${code}`)));
-  try {
+/** A helper thread for one result. A caller may start it early (before decoding the input) so it boots meanwhile. */
+export class TwoThreads {
+  private readonly worker = new Worker(new URL('./helper-worker.js', import.meta.url));
+  private readonly helper = new HelperLink(this.worker);
+
+  constructor() {
+    this.worker.on('error', (err) => this.helper.failAll(err));
+    this.worker.on('exit', (code) => this.helper.failAll(new Error(`helper thread exited with code ${code}`)));
+  }
+
+  async expand(image: RasterImage, ratios: ExpansionRatios, options: ExpandOptions = {}): Promise<ExpandedImage> {
+    if (options.signal?.aborted) throw new EngineCancelledError();
+    const { helper } = this;
     const prep = prepare(image, ratios, { quality: options.quality, deferLookAlike: true });
     const run = new Synthesis(prep, options.seed ?? 0, options);
     const { levels, working, tuning } = prep;
@@ -41,9 +46,22 @@ export async function expandOnTwoThreads(image: RasterImage, ratios: ExpansionRa
       if (graphs[run.level]) prep.similar[run.level] = await graphs[run.level];
       await runLevelWith(run, helper);
     }
-    return await finishWith(run, helper);
+    return finishWith(run, helper);
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+}
+
+/** One result on this thread and a helper thread started for it. */
+export async function expandOnTwoThreads(image: RasterImage, ratios: ExpansionRatios, options: ExpandOptions = {}): Promise<ExpandedImage> {
+  if (options.signal?.aborted) throw new EngineCancelledError();
+  const threads = new TwoThreads();
+  try {
+    return await threads.expand(image, ratios, options);
   } finally {
-    worker.removeAllListeners('exit');
-    await worker.terminate();
+    await threads.close();
   }
 }

@@ -92,6 +92,16 @@ export function decodeMemoryBytes(meta: Pick<sharp.Metadata, 'format' | 'channel
 
 /** Validates an input image; throws a 1201 naming `image` and the rule it breaks. */
 export async function decodeImage(bytes: Buffer, opts: DecodeOptions): Promise<DecodedImage> {
+  return (await judge(bytes, opts, (decoder) => decoder.raw().toBuffer())).image;
+}
+
+/** `decodeImage` and `toRaster` in one decode, for a caller that computes at once (the CLI). */
+export async function decodeRaster(bytes: Buffer, opts: DecodeOptions): Promise<RasterImage> {
+  return (await judge(bytes, opts, (decoder) => rasterOf(decoder))).decoded;
+}
+
+/** The checks of decodeImage; `fullDecode` decodes every pixel, which judges the data (its result is kept). */
+async function judge<T>(bytes: Buffer, opts: DecodeOptions, fullDecode: (decoder: sharp.Sharp) => Promise<T>): Promise<{ image: DecodedImage; decoded: T }> {
   const format = checkImageFile(bytes);
   let meta: sharp.Metadata;
   try {
@@ -114,27 +124,32 @@ export async function decodeImage(bytes: Buffer, opts: DecodeOptions): Promise<D
   // A full decode: headers can be intact while the data is truncated or corrupt. libjpeg only warns about
   // corrupt entropy-coded data (and decodes garbage), so its warnings are judged too; "extraneous bytes
   // before marker", which many cameras write, is harmless and let through.
-  const decode = async (): Promise<void> => {
+  const decode = async (): Promise<T> => {
     const decoder = sharp(bytes, { failOn: 'truncated', limitInputPixels: opts.maxPixels });
     const warnings: string[] = [];
     decoder.on('warning', (w: string) => warnings.push(w));
+    let decoded: T;
     try {
-      await decoder.raw().toBuffer();
+      decoded = await fullDecode(decoder);
     } catch {
       throw invalidParameter('image', `is a corrupt or truncated ${format.toUpperCase()} file`);
     }
     if (warnings.some((w) => /corrupt/i.test(w) && !/extraneous bytes/i.test(w))) {
       throw invalidParameter('image', `is a corrupt ${format.toUpperCase()} file (its image data does not decode cleanly)`);
     }
+    return decoded;
   };
-  if (opts.gate) await opts.gate.run(decodeMemoryBytes(meta, (meta.width ?? width) * (meta.height ?? height)), decode);
-  else await decode();
-  return { format, width, height, bytes };
+  const decoded = opts.gate ? await opts.gate.run(decodeMemoryBytes(meta, (meta.width ?? width) * (meta.height ?? height)), decode) : await decode();
+  return { image: { format, width, height, bytes }, decoded };
 }
 
 /** Decodes to upright 8-bit RGB for the engine (alpha dropped, any colour space to sRGB). */
-export async function toRaster(bytes: Buffer, maxPixels = Number.MAX_SAFE_INTEGER): Promise<RasterImage> {
-  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels })
+export function toRaster(bytes: Buffer, maxPixels = Number.MAX_SAFE_INTEGER): Promise<RasterImage> {
+  return rasterOf(sharp(bytes, { limitInputPixels: maxPixels }));
+}
+
+async function rasterOf(decoder: sharp.Sharp): Promise<RasterImage> {
+  const { data, info } = await decoder
     .autoOrient()
     .removeAlpha()
     .toColourspace('srgb')
