@@ -126,6 +126,42 @@ test('an odd n on two threads: the last result shares both threads once the othe
   }
 });
 
+test('a shared last result whose thread or helper thread dies fails the job instead of hanging it, and the pool recovers', { timeout: 90_000 }, async () => {
+  const own = new EnginePool({ threads: 2 });
+  try {
+    const image = scene(560, 380);
+    const wide = { up: 0.5, down: 0.25, left: 0, right: 0.5 };
+    const steps = plan(image.width, image.height, wide, 'balanced').steps;
+    // Which of the two threads runs the result and which its helper is up to the pool: three jobs, each
+    // killing one thread, make it likely that both cases occur.
+    for (let round = 0; round < 3; round++) {
+      let killed = false;
+      const started = Date.now();
+      const job = own.expand(image, wide, {
+        n: 3,
+        seed: 1,
+        quality: 'balanced',
+        progressIntervalMs: 5,
+        onProgress: (p) => {
+          // Results 0 and 1 are done and the shared third has begun: its two threads are the pool's two.
+          if (!killed && p.done > 2 * steps) {
+            killed = true;
+            const threads = (own as unknown as { piscina: { threads: { terminate(): Promise<number> }[] } }).piscina.threads;
+            void threads[round % threads.length].terminate();
+          }
+        },
+      });
+      await assert.rejects(job);
+      assert.ok(killed, 'the shared result never started');
+      assert.ok(Date.now() - started < 30_000, `round ${round} took ${Date.now() - started} ms`);
+      const [again] = await own.expand(input, ratios, { n: 1, seed: 2, quality: 'fast' });
+      assert.deepEqual(again.data, expand(input, ratios, { seed: 2, quality: 'fast' }).data);
+    }
+  } finally {
+    await own.close();
+  }
+});
+
 test('one result on two threads: an already aborted signal rejects at once', async () => {
   await assert.rejects(expandOnTwoThreads(input, ratios, { signal: AbortSignal.abort() }), EngineCancelledError);
 });

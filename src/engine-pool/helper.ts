@@ -26,10 +26,11 @@ export type HelperRequest =
 export type HelperReply = { id: number; result: Int32Array | Uint8Array | number } | { id: number; error: string };
 
 /**
- * The handshake word of a shared result: the helper joins only while the result still waits for it; the
- * result, or the pool once the result has settled (its thread may have died), marks it finished.
+ * The handshake word of a shared result (the pool's): the helper joins only while the result still waits
+ * for it; the result, or the pool once the result has settled (its thread may have died), marks it
+ * finished; the pool marks the helper gone if the helper's thread died.
  */
-export const HelperState = { Waiting: 0, Joined: 1, Finished: 2 } as const;
+export const HelperState = { Waiting: 0, Joined: 1, Finished: 2, Gone: 3 } as const;
 
 /** A shared result's last message to its helper task. */
 export const DONE = 'done';

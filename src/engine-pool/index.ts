@@ -147,7 +147,8 @@ export class EnginePool {
       const state = new Int32Array(new SharedArrayBuffer(4));
       task.helper = { port: port1, state };
       const run = this.piscina.run(task, { transferList: [port1] });
-      helperRuns.push(this.piscina.run({ kind: 'help', port: port2, state }, { transferList: [port2] }));
+      const help = this.piscina.run({ kind: 'help', port: port2, state }, { transferList: [port2] });
+      helperRuns.push(help.catch(() => Atomics.store(state, 0, HelperState.Gone)));
       // However the result ended, its helper stops waiting for it.
       return run.finally(() => Atomics.store(state, 0, HelperState.Finished));
     });

@@ -39,7 +39,6 @@ export interface HelpTask {
 
 export type WorkerTask = ResultTask | HelpTask;
 
-
 // A server lowers its engine threads' priority so that the HTTP thread stays responsive while images
 // are computed. On Linux a nice value belongs to the calling thread, so this leaves the rest alone.
 const niceness = (workerData as { niceness?: number } | undefined)?.niceness ?? 0;
@@ -81,9 +80,12 @@ function result(task: ResultTask): unknown {
  */
 async function shared(run: Synthesis, helper: { port: MessagePort; state: Int32Array }): Promise<unknown> {
   const link = new HelperLink(helper.port);
-  // The helper's thread died: its end of the port closes, and whatever waits on it fails.
-  helper.port.once('close', () => link.failAll(new Error('the helper thread of a shared result stopped')));
   const joined = (): boolean => Atomics.load(helper.state, 0) === HelperState.Joined;
+  // The helper's thread died (the pool saw its task fail): whatever waits on it fails. A port closed by
+  // a dying thread does not always say so on this end.
+  const watch = setInterval(() => {
+    if (Atomics.load(helper.state, 0) === HelperState.Gone) link.failAll(new Error('the helper thread of a shared result stopped'));
+  }, 100);
   try {
     while (!run.optimised) {
       if (joined()) await runLevelWith(run, link);
@@ -93,6 +95,7 @@ async function shared(run: Synthesis, helper: { port: MessagePort; state: Int32A
     const input = run.finalInput();
     return move(run.finish(finalizeRows(input, 0, input.height, run.cancelCheck)).data);
   } finally {
+    clearInterval(watch);
     // A helper that has not started yet finds it is not needed; one that has is told to stop.
     Atomics.store(helper.state, 0, HelperState.Finished);
     helper.port.postMessage(DONE);
@@ -109,7 +112,6 @@ async function help(task: HelpTask): Promise<null> {
         if (req === DONE) resolve();
         else service.answer(req, task.port);
       });
-      task.port.once('close', resolve);
       // The result's thread died before saying it is done: the pool marks the result finished.
       watch = setInterval(() => {
         if (Atomics.load(task.state, 0) === HelperState.Finished) resolve();
