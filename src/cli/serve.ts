@@ -23,7 +23,8 @@ export function registerServeCommand(program: Command): void {
       // Renewed certificates (certbot, cert-manager) are picked up without a restart. Without TLS SIGHUP
       // keeps its default (the process ends when its terminal goes away).
       if (config.tls) process.on('SIGHUP', () => void server.reloadTls());
-      for (const line of banner(server.url, server.storage, opts.workers ? config.workers : 0)) say(line);
+      // One write: a reader (a supervisor, a test) that sees the first line has the whole banner.
+      say(banner(server.url, server.storage, opts.workers ? config.workers : 0).join('\n'));
       if (server.firstKey) {
         const k = server.firstKey;
         say('First start: created an API key. It is shown only this once:');

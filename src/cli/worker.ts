@@ -17,12 +17,17 @@ export function registerWorkerCommand(program: Command): void {
       const server = await startFromCli(config, { logger, roles: { api: false, worker: true } });
       const say = (s: string) => process.stderr.write(s + '\n');
       stopOnSignals(server, config.shutdownGraceMs, say);
-      say(`Outpaint worker running: ${threads(config.workers)}, no HTTP port`);
       const links = server.storage.blobLinks
         ? `presigned S3 URLs (${server.storage.blobLinks.origin})`
         : `${server.url}${config.publicUrl ? '' : '  (OUTPAINT_PUBLIC_URL unset: set it to the address clients reach the API at)'}`;
-      say(`  result links   ${links}`);
-      say(`  files          ${server.storage.blobsLocation}`);
-      say(`  data           ${server.storage.location}`);
+      // One write, as serve's banner.
+      say(
+        [
+          `Outpaint worker running: ${threads(config.workers)}, no HTTP port`,
+          `  result links   ${links}`,
+          `  files          ${server.storage.blobsLocation}`,
+          `  data           ${server.storage.location}`,
+        ].join('\n'),
+      );
     });
 }
