@@ -126,7 +126,7 @@ test('an odd n on two threads: the last result shares both threads once the othe
   }
 });
 
-test('a shared last result whose thread or helper thread dies fails the job instead of hanging it, and the pool recovers', { timeout: 90_000 }, async () => {
+test('a shared last result whose thread or helper thread dies fails the job (or, helper gone before it was needed, finishes it alone) instead of hanging it, and the pool recovers', { timeout: 90_000 }, async () => {
   const own = new EnginePool({ threads: 2 });
   try {
     const image = scene(560, 380);
@@ -151,8 +151,19 @@ test('a shared last result whose thread or helper thread dies fails the job inst
           }
         },
       });
-      await assert.rejects(job);
+      const outcome = await job.then(
+        (results) => results,
+        (err: unknown) => err,
+      );
       assert.ok(killed, 'the shared result never started');
+      if (!(outcome instanceof Error)) {
+        // The killed thread was the helper's before the result needed it (the pool saw it gone, so the
+        // result ran its levels alone): the job may then succeed, with the bytes of one thread.
+        assert.ok(Array.isArray(outcome), `round ${round}: neither results nor an error: ${String(outcome)}`);
+        for (let i = 0; i < 3; i++) {
+          assert.deepEqual(outcome[i].data, expand(image, wide, { seed: 1 + i, quality: 'balanced' }).data, `round ${round}, result ${i}`);
+        }
+      }
       assert.ok(Date.now() - started < 30_000, `round ${round} took ${Date.now() - started} ms`);
       const [again] = await own.expand(input, ratios, { n: 1, seed: 2, quality: 'fast' });
       assert.deepEqual(again.data, expand(input, ratios, { seed: 2, quality: 'fast' }).data);
