@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { expand } from '../src/engine/index.js';
 import { borderExtension, boxBlur } from '../src/engine/low-frequency.js';
+import { chromaB, chromaMap, chromaR, mapChroma } from '../src/engine/chroma.js';
 import type { RasterImage } from '../src/engine/types.js';
 
 // The layout far from the original: the low-frequency layer (border extension) and the layout prior.
@@ -90,4 +91,63 @@ test('far above the original the new region drifts toward its top border, within
     shipped > without + 8 && shipped < without + 21,
     `the low-frequency layer should brighten the far region toward the sky, within its limit (${shipped.toFixed(1)} vs ${without.toFixed(1)})`,
   );
+});
+
+test('the chroma map sends one distribution onto another: identity for the same, a shift for a shifted one, monotone', () => {
+  // A 1-row-high canvas is enough: a 6×1 original in the middle of a 12×1 canvas grown left and right.
+  const known = { x0: 3, y0: 0, x1: 9, y1: 1 };
+  const canvas = (newRgb: number[], knownRgb: number[]): Float32Array => {
+    const rgb = new Float32Array(12 * 3);
+    for (let x = 0; x < 12; x++) rgb.set(x >= 3 && x < 9 ? knownRgb : newRgb, x * 3);
+    return rgb;
+  };
+  const same = chromaMap(canvas([100, 140, 60], [100, 140, 60]), null, 12, 1, known, 1, 1)!;
+  const cb = chromaB(100, 140, 60);
+  const cr = chromaR(100, 140, 60);
+  near(mapChroma(same.cb, cb), cb, 0.3, 'Cb onto itself');
+  near(mapChroma(same.cr, cr), cr, 0.3, 'Cr onto itself');
+  // The new cells are green-yellow, the border blue: the map takes the one chroma to the other.
+  const shifted = chromaMap(canvas([100, 140, 60], [60, 90, 200]), null, 12, 1, known, 1, 1)!;
+  near(mapChroma(shifted.cb, cb), chromaB(60, 90, 200), 0.3, 'Cb onto the border');
+  near(mapChroma(shifted.cr, cr), chromaR(60, 90, 200), 0.3, 'Cr onto the border');
+  // Values the working level never had (full resolution has more) shift like the ends, never jump.
+  near(mapChroma(shifted.cb, cb - 10) - mapChroma(shifted.cb, cb), -10, 0.3, 'below the range');
+  near(mapChroma(shifted.cb, cb + 10) - mapChroma(shifted.cb, cb), 10, 0.3, 'above the range');
+  for (let v = -127; v < 127; v += 0.5) assert.ok(mapChroma(shifted.cr, v + 0.5) >= mapChroma(shifted.cr, v), `monotone at ${v}`);
+  assert.equal(chromaMap(canvas([0, 0, 0], [0, 0, 0]).subarray(9, 27), null, 6, 1, { x0: 0, y0: 0, x1: 6, y1: 1 }, 1, 1), null, 'nothing grows');
+});
+
+test('far from the original the new region takes the chroma of the border band, not of the whole picture; brightness stays', () => {
+  const input = skyOverGround();
+  const ratios = { up: 1, down: 0, left: 0, right: 0 };
+  /** Mean Cb and luma of the far half of the new region (the top 36 rows of the 144-row canvas). */
+  const far = (overrides: object) => {
+    const out = expand(input, ratios, { seed: 3, quality: 'fast', overrides });
+    let cb = 0;
+    let luma = 0;
+    for (let y = 0; y < 36; y++) {
+      for (let x = 0; x < out.width; x++) {
+        const o = (y * out.width + x) * 3;
+        cb += chromaB(out.data[o], out.data[o + 1], out.data[o + 2]);
+        luma += 0.299 * out.data[o] + 0.587 * out.data[o + 1] + 0.114 * out.data[o + 2];
+      }
+    }
+    return { cb: cb / (36 * out.width), luma: luma / (36 * out.width) };
+  };
+  // The top band is sky (Cb ≈ +42), most of the picture brown ground (Cb ≈ −27).
+  const sky = chromaB(117, 167, 235);
+  const shipped = far({});
+  const without = far({ tuning: { chromaTransfer: 0 } });
+  const unlimited = far({ tuning: { chromaLimit: 255 } });
+  assert.ok(
+    Math.abs(unlimited.cb - sky) < 0.5 * Math.abs(without.cb - sky),
+    `unlimited, the far region's Cb should move most of the way to the sky band's ${sky.toFixed(1)}: ${unlimited.cb.toFixed(1)} (without: ${without.cb.toFixed(1)})`,
+  );
+  // Shipped, each pixel moves toward it by at most the limit (10 levels).
+  assert.ok(
+    shipped.cb > without.cb + 4 && shipped.cb <= without.cb + 10.5,
+    `shipped, the far region's Cb should move toward the sky by up to 10 levels: ${shipped.cb.toFixed(1)} (without: ${without.cb.toFixed(1)})`,
+  );
+  near(shipped.luma, without.luma, 3, 'brightness (luma) of the far region');
+  near(unlimited.luma, without.luma, 3, 'brightness (luma) of the far region, unlimited');
 });

@@ -5,6 +5,7 @@
  */
 import type { Rect } from './pyramid.js';
 import type { RasterImage } from './types.js';
+import { chromaB, chromaR, mapChroma, type ChromaMap } from './chroma.js';
 
 /** The working level's result that the full-resolution pass reads (a LevelSolver's arrays). */
 export interface WorkingField {
@@ -29,6 +30,14 @@ export interface FinalizeInput {
   height: number;
   /** The original's rectangle in the output. */
   rect: Rect;
+  /** Maps of the new region's chroma to the border bands' distribution (chroma.ts), or null. */
+  chroma: ChromaMap | null;
+  /** Share of the chroma map applied far from the original... */
+  chromaTransfer: number;
+  /** ...reached at this distance (full-resolution pixels), rising linearly from 0 at the border... */
+  chromaRamp: number;
+  /** ...and at most this many chroma levels per pixel and channel (see ChromaTuning.chromaLimit). */
+  chromaLimit: number;
   /** Voting patch radius at full resolution. */
   radius: number;
   /** The original's lowest and highest value per channel (channelRange). */
@@ -45,6 +54,7 @@ export interface FinalizeInput {
 export function finalizeRows(p: FinalizeInput, y0: number, y1: number, checkCancelled: () => void = () => {}): Uint8Array {
   const { field, scale, raster, width, height, rect, radius } = p;
   const low = p.lowFrequency;
+  const chroma = p.chroma;
   const out = new Uint8Array(width * (y1 - y0) * 3);
   const rw = rect.x1 - rect.x0;
   const stride = raster.channels;
@@ -206,6 +216,19 @@ export function finalizeRows(p: FinalizeInput, y0: number, y1: number, checkCanc
         g += low[a + 1] * wa + low[bq + 1] * wb + low[c + 1] * wc + low[d + 1] * wd;
         b += low[a + 2] * wa + low[bq + 2] * wb + low[c + 2] * wc + low[d + 2] * wd;
       }
+      if (chroma) {
+        // Brightness stays; Cb and Cr move toward the border bands' distribution, more the further out.
+        const dx = x < rect.x0 ? rect.x0 - x : x >= rect.x1 ? x - rect.x1 + 1 : 0;
+        const dy = y < rect.y0 ? rect.y0 - y : y >= rect.y1 ? y - rect.y1 + 1 : 0;
+        const f = p.chromaTransfer * Math.min(1, Math.sqrt(dx * dx + dy * dy) / p.chromaRamp);
+        const cb = chromaB(r, g, b);
+        const cr = chromaR(r, g, b);
+        const db = f * limited(mapChroma(chroma.cb, cb) - cb, p.chromaLimit);
+        const dr = f * limited(mapChroma(chroma.cr, cr) - cr, p.chromaLimit);
+        r += 1.402 * dr;
+        g -= 0.344136 * db + 0.714136 * dr;
+        b += 1.772 * db;
+      }
       out[o] = r < lo0 ? lo0 : r > hi0 ? hi0 : Math.round(r);
       out[o + 1] = g < lo1 ? lo1 : g > hi1 ? hi1 : Math.round(g);
       out[o + 2] = b < lo2 ? lo2 : b > hi2 ? hi2 : Math.round(b);
@@ -232,6 +255,10 @@ export function splitRows(p: Pick<FinalizeInput, 'width' | 'height' | 'rect'>, p
   while (bounds.length < parts) bounds.push(height);
   bounds.push(height);
   return bounds;
+}
+
+function limited(v: number, limit: number): number {
+  return v < -limit ? -limit : v > limit ? limit : v;
 }
 
 /** Prefix sums of a per-pixel RGB difference along a side and of where it is defined (4 per entry). */

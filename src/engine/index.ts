@@ -13,6 +13,7 @@ import { LevelSolver, type SolverTuning } from './solver.js';
 import { JOIN, runHere, type LevelSteps } from './halves.js';
 import { channelRange, finalizeRows, splitRows, type FinalizeInput } from './finalize.js';
 import { borderExtension, boxBlur, lowFrequencyCorrection } from './low-frequency.js';
+import { chromaMap } from './chroma.js';
 import {
   EngineCancelledError,
   type ExpandedImage,
@@ -60,6 +61,9 @@ export const TUNING: Readonly<SolverTuning> = Object.freeze({
   lowFrequencyRamp: 2,
   lowFrequencyChroma: 0.5,
   lowFrequencyLimit: 20,
+  chromaTransfer: 1,
+  chromaBandDepth: 0.1,
+  chromaLimit: 10,
   layoutPrior: 0.5,
   farRamp: 0.5,
 });
@@ -367,9 +371,17 @@ export class Synthesis {
     const lowFrequency = prep.membrane
       ? lowFrequencyCorrection(solver.rgb, prep.membrane, solver.width, solver.height, solver.known, tuning, tuning.lowFrequencyRamp * (2 * r + 1))
       : null;
+    const chroma =
+      tuning.chromaTransfer > 0
+        ? chromaMap(solver.rgb, lowFrequency, solver.width, solver.height, solver.known, tuning.chromaBandDepth, 2 * r + 1)
+        : null;
     return {
       field: { width: solver.width, height: solver.height, nnf: solver.nnf, voteWeight: solver.voteWeight, rgb: solver.rgb },
       lowFrequency,
+      chroma,
+      chromaTransfer: tuning.chromaTransfer,
+      chromaRamp: tuning.lowFrequencyRamp * (2 * r + 1) * scale,
+      chromaLimit: tuning.chromaLimit,
       range: prep.range,
       scale,
       raster: prep.raster,

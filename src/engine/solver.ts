@@ -6,11 +6,12 @@
 import { distanceToRect, type Rect } from './pyramid.js';
 import type { Rng } from './rng.js';
 import type { LowFrequencyTuning } from './low-frequency.js';
+import type { ChromaTuning } from './chroma.js';
 
 /** Channels of the patch descriptor: R, G, B and the luminance gradient (x, y). */
 export const FEATURES = 5;
 
-export interface SolverTuning extends LowFrequencyTuning {
+export interface SolverTuning extends LowFrequencyTuning, ChromaTuning {
   /** Patch radius: patches are (2r+1)². */
   radius: number;
   /** Weight of the gradient channels relative to colour. */

@@ -1,0 +1,158 @@
+/**
+ * The new region's colours follow the original's border: patch synthesis copies from the whole original,
+ * so the surroundings take on the colours of whatever the picture has most of (green leaves all around a
+ * flower whose border is brown soil). Far from the original, the chroma of the new pixels (Cb and Cr,
+ * brightness untouched) is moved along a monotone map that gives them the chroma distribution of the
+ * original's bands next to the sides that grow. A map of distributions keeps the synthesis's detail and
+ * its order of colours; it only shifts and stretches them.
+ */
+import type { Rect } from './pyramid.js';
+
+/** Tuning of the chroma transfer (part of SolverTuning). */
+export interface ChromaTuning {
+  /** Share of the transfer applied far from the original (0 = off, 1 = the border bands' distribution). */
+  chromaTransfer: number;
+  /** Depth of each side's band, as a fraction of how far that side grows (at least one patch width). */
+  chromaBandDepth: number;
+  /**
+   * Largest shift per pixel and channel, in chroma levels: Cb and Cr are mapped apart, and on a strongly
+   * coloured texture (yellow petals against a dark border) large shifts of the two would part ways and
+   * tint single petals pink or green.
+   */
+  chromaLimit: number;
+}
+
+/** Chroma values span [-CHROMA_SPAN, CHROMA_SPAN] for RGB in [0, 255]. */
+const CHROMA_SPAN = 128;
+/** Grid step of the maps and histograms, in chroma levels. */
+const STEP = 0.25;
+const BINS = Math.round((2 * CHROMA_SPAN) / STEP);
+
+/**
+ * Two monotone maps (Cb and Cr) on a grid of BINS + 1 chroma values from -CHROMA_SPAN, as plain data: the
+ * full-resolution pass samples them linearly (see chromaShift).
+ */
+export interface ChromaMap {
+  cb: Float32Array;
+  cr: Float32Array;
+}
+
+export const chromaB = (r: number, g: number, b: number): number => -0.168736 * r - 0.331264 * g + 0.5 * b;
+export const chromaR = (r: number, g: number, b: number): number => 0.5 * r - 0.418688 * g - 0.081312 * b;
+
+/**
+ * The maps from the working level: `rgb` is the synthesis (RGB floats over the whole canvas, with its
+ * low-frequency correction added where there is one), `known` the original's rectangle on it. Null when
+ * nothing grows or there is nothing to match.
+ */
+export function chromaMap(
+  rgb: Float32Array,
+  lowFrequency: Float32Array | null,
+  width: number,
+  height: number,
+  known: Rect,
+  bandDepth: number,
+  minDepth: number,
+): ChromaMap | null {
+  const grows = [known.y0, height - known.y1, known.x0, width - known.x1]; // top, bottom, left, right
+  if (grows.every((g) => g <= 0)) return null;
+  const kw = known.x1 - known.x0;
+  const kh = known.y1 - known.y0;
+  const fromB = new Float64Array(BINS);
+  const fromR = new Float64Array(BINS);
+  const toB = new Float64Array(BINS);
+  const toR = new Float64Array(BINS);
+  const add = (hb: Float64Array, hr: Float64Array, o: number, w: number, low: Float32Array | null): void => {
+    let r = rgb[o], g = rgb[o + 1], b = rgb[o + 2];
+    if (low) {
+      r += low[o];
+      g += low[o + 1];
+      b += low[o + 2];
+    }
+    hb[bin(chromaB(r, g, b))] += w;
+    hr[bin(chromaR(r, g, b))] += w;
+  };
+  // What the synthesis made: every new cell once.
+  for (let y = 0; y < height; y++) {
+    const inRows = y >= known.y0 && y < known.y1;
+    for (let x = 0; x < width; x++) {
+      if (inRows && x >= known.x0 && x < known.x1) continue;
+      add(fromB, fromR, (y * width + x) * 3, 1, lowFrequency);
+    }
+  }
+  // What the border says: each growing side's band of the original, weighted by the area that side adds.
+  for (let side = 0; side < 4; side++) {
+    const grow = grows[side];
+    if (grow <= 0) continue;
+    const vertical = side < 2;
+    const depth = Math.min(vertical ? kh : kw, Math.max(minDepth, Math.round(grow * bandDepth)));
+    const length = vertical ? kw : kh;
+    const weight = (grow * (vertical ? width : height)) / (depth * length);
+    for (let j = 0; j < depth; j++) {
+      for (let i = 0; i < length; i++) {
+        const x = vertical ? known.x0 + i : side === 2 ? known.x0 + j : known.x1 - 1 - j;
+        const y = vertical ? (side === 0 ? known.y0 + j : known.y1 - 1 - j) : known.y0 + i;
+        add(toB, toR, (y * width + x) * 3, weight, null);
+      }
+    }
+  }
+  return { cb: transferMap(fromB, toB), cr: transferMap(fromR, toR) };
+}
+
+function bin(v: number): number {
+  const i = Math.floor((v + CHROMA_SPAN) / STEP);
+  return i < 0 ? 0 : i >= BINS ? BINS - 1 : i;
+}
+
+/**
+ * The monotone map that sends the `from` histogram's distribution to the `to` histogram's (quantile to
+ * quantile), sampled at the BINS + 1 bin edges; mass within a bin is spread evenly over it. Outside the
+ * `from` range (full resolution has values the working level does not) the map shifts like its ends.
+ */
+function transferMap(from: Float64Array, to: Float64Array): Float32Array {
+  const map = new Float32Array(BINS + 1);
+  const [fa, fb, fromTotal] = extent(from);
+  const [ta, tb, toTotal] = extent(to);
+  if (fromTotal <= 0 || toTotal <= 0) {
+    for (let i = 0; i <= BINS; i++) map[i] = i * STEP - CHROMA_SPAN;
+    return map;
+  }
+  let below = 0; // `from` mass below edge i, as a share
+  let j = ta; // the `to` bin holding that share
+  let toBelow = 0; // `to` mass below bin j, as a share
+  for (let i = 0; i <= BINS; i++) {
+    if (i <= fa) map[i] = (ta + i - fa) * STEP - CHROMA_SPAN;
+    else if (i > fb) map[i] = (tb + 1 + i - fb - 1) * STEP - CHROMA_SPAN;
+    else {
+      while (j < tb && toBelow + to[j] / toTotal < below) toBelow += to[j++] / toTotal;
+      const t = Math.min(1, Math.max(0, (below - toBelow) / (to[j] / toTotal)));
+      map[i] = (j + t) * STEP - CHROMA_SPAN;
+    }
+    if (i < BINS) below += from[i] / fromTotal;
+  }
+  return map;
+}
+
+/** First and last non-empty bin and the total mass of a histogram. */
+function extent(h: Float64Array): [number, number, number] {
+  let first = -1;
+  let last = -1;
+  let total = 0;
+  for (let i = 0; i < h.length; i++) {
+    if (h[i] <= 0) continue;
+    if (first < 0) first = i;
+    last = i;
+    total += h[i];
+  }
+  return [first, last, total];
+}
+
+/** The map's value at chroma v (linear between grid points). */
+export function mapChroma(map: Float32Array, v: number): number {
+  const f = (v + CHROMA_SPAN) / STEP;
+  if (f <= 0) return map[0] + (v + CHROMA_SPAN);
+  if (f >= BINS) return map[BINS] + (v - CHROMA_SPAN);
+  const i = Math.floor(f);
+  const t = f - i;
+  return map[i] + (map[i + 1] - map[i]) * t;
+}
