@@ -93,28 +93,36 @@ test('far above the original the new region drifts toward its top border, within
   );
 });
 
-test('the chroma map sends one distribution onto another: identity for the same, a shift for a shifted one, monotone', () => {
-  // A 1-row-high canvas is enough: a 6×1 original in the middle of a 12×1 canvas grown left and right.
+test('the chroma maps send each side\'s new chroma onto its own border band: identity for the same, a shift for a shifted one, monotone', () => {
+  // A 12×1 canvas, the original at x 3–8, grown left and right; bands 3 columns deep (the original's halves).
   const known = { x0: 3, y0: 0, x1: 9, y1: 1 };
-  const canvas = (newRgb: number[], knownRgb: number[]): Float32Array => {
+  type Rgb = [number, number, number];
+  const canvas = (left: Rgb, right: Rgb, leftBand: Rgb, rightBand: Rgb): Float32Array => {
     const rgb = new Float32Array(12 * 3);
-    for (let x = 0; x < 12; x++) rgb.set(x >= 3 && x < 9 ? knownRgb : newRgb, x * 3);
+    for (let x = 0; x < 12; x++) rgb.set(x < 3 ? left : x < 6 ? leftBand : x < 9 ? rightBand : right, x * 3);
     return rgb;
   };
-  const same = chromaMap(canvas([100, 140, 60], [100, 140, 60]), null, 12, 1, known, 1, 1)!;
-  const cb = chromaB(100, 140, 60);
-  const cr = chromaR(100, 140, 60);
-  near(mapChroma(same.cb, cb), cb, 0.3, 'Cb onto itself');
-  near(mapChroma(same.cr, cr), cr, 0.3, 'Cr onto itself');
-  // The new cells are green-yellow, the border blue: the map takes the one chroma to the other.
-  const shifted = chromaMap(canvas([100, 140, 60], [60, 90, 200]), null, 12, 1, known, 1, 1)!;
-  near(mapChroma(shifted.cb, cb), chromaB(60, 90, 200), 0.3, 'Cb onto the border');
-  near(mapChroma(shifted.cr, cr), chromaR(60, 90, 200), 0.3, 'Cr onto the border');
+  const green: Rgb = [100, 140, 60];
+  const blue: Rgb = [60, 90, 200];
+  const red: Rgb = [200, 60, 50];
+  const same = chromaMap(canvas(green, green, green, green), null, 12, 1, known, 1, 1)!;
+  assert.equal(same.sides[0], null, 'the top does not grow');
+  const left = same.sides[2]!;
+  near(mapChroma(left.cb, chromaB(...green)), chromaB(...green), 0.3, 'Cb onto itself');
+  near(mapChroma(left.cr, chromaR(...green)), chromaR(...green), 0.3, 'Cr onto itself');
+  // Green grows on both sides; the left border is blue, the right one red: each side goes to its own.
+  const two = chromaMap(canvas(green, green, blue, red), null, 12, 1, known, 1, 1)!;
+  const [toLeft, toRight] = [two.sides[2]!, two.sides[3]!];
+  near(mapChroma(toLeft.cb, chromaB(...green)), chromaB(...blue), 0.3, 'left: Cb onto the blue band');
+  near(mapChroma(toLeft.cr, chromaR(...green)), chromaR(...blue), 0.3, 'left: Cr onto the blue band');
+  near(mapChroma(toRight.cb, chromaB(...green)), chromaB(...red), 0.3, 'right: Cb onto the red band');
+  near(mapChroma(toRight.cr, chromaR(...green)), chromaR(...red), 0.3, 'right: Cr onto the red band');
   // Values the working level never had (full resolution has more) shift like the ends, never jump.
-  near(mapChroma(shifted.cb, cb - 10) - mapChroma(shifted.cb, cb), -10, 0.3, 'below the range');
-  near(mapChroma(shifted.cb, cb + 10) - mapChroma(shifted.cb, cb), 10, 0.3, 'above the range');
-  for (let v = -127; v < 127; v += 0.5) assert.ok(mapChroma(shifted.cr, v + 0.5) >= mapChroma(shifted.cr, v), `monotone at ${v}`);
-  assert.equal(chromaMap(canvas([0, 0, 0], [0, 0, 0]).subarray(9, 27), null, 6, 1, { x0: 0, y0: 0, x1: 6, y1: 1 }, 1, 1), null, 'nothing grows');
+  const cb = chromaB(...green);
+  near(mapChroma(toLeft.cb, cb - 10) - mapChroma(toLeft.cb, cb), -10, 0.3, 'below the range');
+  near(mapChroma(toLeft.cb, cb + 10) - mapChroma(toLeft.cb, cb), 10, 0.3, 'above the range');
+  for (let v = -127; v < 127; v += 0.5) assert.ok(mapChroma(toRight.cr, v + 0.5) >= mapChroma(toRight.cr, v), `monotone at ${v}`);
+  assert.equal(chromaMap(new Float32Array(18), null, 6, 1, { x0: 0, y0: 0, x1: 6, y1: 1 }, 1, 1), null, 'nothing grows');
 });
 
 test('far from the original the new region takes the chroma of the border band, not of the whole picture; brightness stays', () => {

@@ -29,21 +29,33 @@ const STEP = 0.25;
 const BINS = Math.round((2 * CHROMA_SPAN) / STEP);
 
 /**
- * Two monotone maps (Cb and Cr) on a grid of BINS + 1 chroma values from -CHROMA_SPAN, as plain data: the
- * full-resolution pass samples them linearly (see chromaShift).
+ * Per side of the original (top, bottom, left, right; null where it does not grow) two monotone maps, Cb
+ * and Cr, on a grid of BINS + 1 chroma values from -CHROMA_SPAN, as plain data: the full-resolution pass
+ * samples them linearly (mapChroma) and blends the two sides of a corner region (sideWeights).
  */
 export interface ChromaMap {
-  cb: Float32Array;
-  cr: Float32Array;
+  sides: ({ cb: Float32Array; cr: Float32Array } | null)[];
 }
 
 export const chromaB = (r: number, g: number, b: number): number => -0.168736 * r - 0.331264 * g + 0.5 * b;
 export const chromaR = (r: number, g: number, b: number): number => 0.5 * r - 0.418688 * g - 0.081312 * b;
 
+export const TOP = 0, BOTTOM = 1, LEFT = 2, RIGHT = 3;
+
+/**
+ * How far (dx, dy ≥ 0) a new cell lies past the original's sides, and the share of its vertical side (top
+ * or bottom) against its horizontal one, as the border extension blends them (low-frequency.ts).
+ */
+export function verticalShare(dx: number, dy: number): number {
+  return dy / (dx + dy);
+}
+
 /**
  * The maps from the working level: `rgb` is the synthesis (RGB floats over the whole canvas, with its
- * low-frequency correction added where there is one), `known` the original's rectangle on it. Null when
- * nothing grows or there is nothing to match.
+ * low-frequency correction added where there is one), `known` the original's rectangle on it. Each side
+ * maps what the synthesis made past it (corner cells shared by their two sides) onto the original's band
+ * along it: a sky above and a lawn to the right are matched each to their own border. Null when nothing
+ * grows.
  */
 export function chromaMap(
   rgb: Float32Array,
@@ -54,49 +66,55 @@ export function chromaMap(
   bandDepth: number,
   minDepth: number,
 ): ChromaMap | null {
-  const grows = [known.y0, height - known.y1, known.x0, width - known.x1]; // top, bottom, left, right
+  const grows = [known.y0, height - known.y1, known.x0, width - known.x1];
   if (grows.every((g) => g <= 0)) return null;
   const kw = known.x1 - known.x0;
   const kh = known.y1 - known.y0;
-  const fromB = new Float64Array(BINS);
-  const fromR = new Float64Array(BINS);
-  const toB = new Float64Array(BINS);
-  const toR = new Float64Array(BINS);
-  const add = (hb: Float64Array, hr: Float64Array, o: number, w: number, low: Float32Array | null): void => {
+  const from = grows.map(() => [new Float64Array(BINS), new Float64Array(BINS)]);
+  const to = grows.map(() => [new Float64Array(BINS), new Float64Array(BINS)]);
+  const add = (h: Float64Array[], o: number, w: number, low: Float32Array | null): void => {
     let r = rgb[o], g = rgb[o + 1], b = rgb[o + 2];
     if (low) {
       r += low[o];
       g += low[o + 1];
       b += low[o + 2];
     }
-    hb[bin(chromaB(r, g, b))] += w;
-    hr[bin(chromaR(r, g, b))] += w;
+    h[0][bin(chromaB(r, g, b))] += w;
+    h[1][bin(chromaR(r, g, b))] += w;
   };
-  // What the synthesis made: every new cell once.
+  // What the synthesis made past each side.
   for (let y = 0; y < height; y++) {
-    const inRows = y >= known.y0 && y < known.y1;
+    const dy = y < known.y0 ? known.y0 - y : y >= known.y1 ? y - known.y1 + 1 : 0;
     for (let x = 0; x < width; x++) {
-      if (inRows && x >= known.x0 && x < known.x1) continue;
-      add(fromB, fromR, (y * width + x) * 3, 1, lowFrequency);
+      const dx = x < known.x0 ? known.x0 - x : x >= known.x1 ? x - known.x1 + 1 : 0;
+      if (dx === 0 && dy === 0) continue;
+      const o = (y * width + x) * 3;
+      const wv = verticalShare(dx, dy);
+      if (dy > 0) add(from[y < known.y0 ? TOP : BOTTOM], o, wv, lowFrequency);
+      if (dx > 0) add(from[x < known.x0 ? LEFT : RIGHT], o, 1 - wv, lowFrequency);
     }
   }
-  // What the border says: each growing side's band of the original, weighted by the area that side adds.
+  // What the border says: each growing side's band of the original.
+  const sides: ChromaMap['sides'] = [];
   for (let side = 0; side < 4; side++) {
     const grow = grows[side];
-    if (grow <= 0) continue;
-    const vertical = side < 2;
+    if (grow <= 0) {
+      sides.push(null);
+      continue;
+    }
+    const vertical = side === TOP || side === BOTTOM;
     const depth = Math.min(vertical ? kh : kw, Math.max(minDepth, Math.round(grow * bandDepth)));
     const length = vertical ? kw : kh;
-    const weight = (grow * (vertical ? width : height)) / (depth * length);
     for (let j = 0; j < depth; j++) {
       for (let i = 0; i < length; i++) {
-        const x = vertical ? known.x0 + i : side === 2 ? known.x0 + j : known.x1 - 1 - j;
-        const y = vertical ? (side === 0 ? known.y0 + j : known.y1 - 1 - j) : known.y0 + i;
-        add(toB, toR, (y * width + x) * 3, weight, null);
+        const x = vertical ? known.x0 + i : side === LEFT ? known.x0 + j : known.x1 - 1 - j;
+        const y = vertical ? (side === TOP ? known.y0 + j : known.y1 - 1 - j) : known.y0 + i;
+        add(to[side], (y * width + x) * 3, 1, null);
       }
     }
+    sides.push({ cb: transferMap(from[side][0], to[side][0]), cr: transferMap(from[side][1], to[side][1]) });
   }
-  return { cb: transferMap(fromB, toB), cr: transferMap(fromR, toR) };
+  return { sides };
 }
 
 function bin(v: number): number {

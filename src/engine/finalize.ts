@@ -5,7 +5,7 @@
  */
 import type { Rect } from './pyramid.js';
 import type { RasterImage } from './types.js';
-import { chromaB, chromaR, mapChroma, type ChromaMap } from './chroma.js';
+import { BOTTOM, chromaB, chromaR, LEFT, mapChroma, RIGHT, TOP, verticalShare, type ChromaMap } from './chroma.js';
 
 /** The working level's result that the full-resolution pass reads (a LevelSolver's arrays). */
 export interface WorkingField {
@@ -217,14 +217,28 @@ export function finalizeRows(p: FinalizeInput, y0: number, y1: number, checkCanc
         b += low[a + 2] * wa + low[bq + 2] * wb + low[c + 2] * wc + low[d + 2] * wd;
       }
       if (chroma) {
-        // Brightness stays; Cb and Cr move toward the border bands' distribution, more the further out.
+        // Brightness stays; Cb and Cr move toward the border bands' distribution, more the further out;
+        // a corner region blends its two sides' maps.
         const dx = x < rect.x0 ? rect.x0 - x : x >= rect.x1 ? x - rect.x1 + 1 : 0;
         const dy = y < rect.y0 ? rect.y0 - y : y >= rect.y1 ? y - rect.y1 + 1 : 0;
         const f = p.chromaTransfer * Math.min(1, Math.sqrt(dx * dx + dy * dy) / p.chromaRamp);
+        const wv = verticalShare(dx, dy);
         const cb = chromaB(r, g, b);
         const cr = chromaR(r, g, b);
-        const db = f * limited(mapChroma(chroma.cb, cb) - cb, p.chromaLimit);
-        const dr = f * limited(mapChroma(chroma.cr, cr) - cr, p.chromaLimit);
+        let db = 0;
+        let dr = 0;
+        const vertical = dy > 0 ? chroma.sides[y < rect.y0 ? TOP : BOTTOM] : null;
+        const horizontal = dx > 0 ? chroma.sides[x < rect.x0 ? LEFT : RIGHT] : null;
+        if (vertical) {
+          db += wv * (mapChroma(vertical.cb, cb) - cb);
+          dr += wv * (mapChroma(vertical.cr, cr) - cr);
+        }
+        if (horizontal) {
+          db += (1 - wv) * (mapChroma(horizontal.cb, cb) - cb);
+          dr += (1 - wv) * (mapChroma(horizontal.cr, cr) - cr);
+        }
+        db = f * limited(db, p.chromaLimit);
+        dr = f * limited(dr, p.chromaLimit);
         r += 1.402 * dr;
         g -= 0.344136 * db + 0.714136 * dr;
         b += 1.772 * db;
