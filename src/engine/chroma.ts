@@ -15,7 +15,7 @@ export interface ChromaTuning {
   /** Depth of each side's band, as a fraction of how far that side grows (at least one patch width). */
   chromaBandDepth: number;
   /**
-   * Largest shift per pixel and channel, in chroma levels: Cb and Cr are mapped apart, and on a strongly
+   * Largest shift per working cell and channel, in chroma levels: Cb and Cr are mapped apart, and on a strongly
    * coloured texture (yellow petals against a dark border) large shifts of the two would part ways and
    * tint single petals pink or green.
    */
@@ -30,8 +30,7 @@ const BINS = Math.round((2 * CHROMA_SPAN) / STEP);
 
 /**
  * Per side of the original (top, bottom, left, right; null where it does not grow) two monotone maps, Cb
- * and Cr, on a grid of BINS + 1 chroma values from -CHROMA_SPAN, as plain data: the full-resolution pass
- * samples them linearly (mapChroma) and blends the two sides of a corner region (sideWeights).
+ * and Cr, on a grid of BINS + 1 chroma values from -CHROMA_SPAN, sampled linearly (mapChroma).
  */
 export interface ChromaMap {
   sides: ({ cb: Float32Array; cr: Float32Array } | null)[];
@@ -112,9 +111,31 @@ export function chromaMap(
         add(to[side], (y * width + x) * 3, 1, null);
       }
     }
+    for (const h of [...from[side], ...to[side]]) smooth(h, SMOOTH_BINS);
     sides.push({ cb: transferMap(from[side][0], to[side][0]), cr: transferMap(from[side][1], to[side][1]) });
   }
   return { sides };
+}
+
+/**
+ * Histograms are smoothed over ±SMOOTH_BINS bins (two box passes) before they are matched: a band a few cells
+ * deep is a small sample, and its gaps and spikes would make the map jump between neighbouring chroma
+ * values.
+ */
+const SMOOTH_BINS = 8;
+
+function smooth(h: Float64Array, radius: number): void {
+  const copy = new Float64Array(h.length);
+  for (let pass = 0; pass < 2; pass++) {
+    copy.set(h);
+    let sum = 0;
+    for (let i = -radius; i <= radius; i++) if (i >= 0 && i < h.length) sum += copy[i];
+    for (let i = 0; i < h.length; i++) {
+      h[i] = sum / (2 * radius + 1);
+      if (i + radius + 1 < h.length) sum += copy[i + radius + 1];
+      if (i - radius >= 0) sum -= copy[i - radius];
+    }
+  }
 }
 
 function bin(v: number): number {
@@ -173,4 +194,58 @@ export function mapChroma(map: Float32Array, v: number): number {
   const i = Math.floor(f);
   const t = f - i;
   return map[i] + (map[i + 1] - map[i]) * t;
+}
+
+/**
+ * Adds the chroma shift to the working level's correction `low` (RGB per cell, added to the synthesis by the
+ * full-resolution pass, sampled bilinearly): per new cell, the shift its side's maps give the chroma of
+ * synthesis plus correction (a corner cell blends its two sides), at most `limit` levels per channel,
+ * ramping from 0 at the border to `strength` at `ramp` cells. Computed on the smooth working level, the
+ * shift is smooth too: mapped per full-resolution pixel, the maps' stretch would amplify the source's
+ * fine chroma noise into a mottled tint.
+ */
+export function addChromaShift(
+  rgb: Float32Array,
+  low: Float32Array,
+  width: number,
+  height: number,
+  known: Rect,
+  map: ChromaMap,
+  strength: number,
+  limit: number,
+  ramp: number,
+): void {
+  for (let y = 0; y < height; y++) {
+    const dy = y < known.y0 ? known.y0 - y : y >= known.y1 ? y - known.y1 + 1 : 0;
+    const vertical = dy > 0 ? map.sides[y < known.y0 ? TOP : BOTTOM] : null;
+    for (let x = 0; x < width; x++) {
+      const dx = x < known.x0 ? known.x0 - x : x >= known.x1 ? x - known.x1 + 1 : 0;
+      if (dx === 0 && dy === 0) continue;
+      const horizontal = dx > 0 ? map.sides[x < known.x0 ? LEFT : RIGHT] : null;
+      const o = (y * width + x) * 3;
+      const r = rgb[o] + low[o];
+      const g = rgb[o + 1] + low[o + 1];
+      const b = rgb[o + 2] + low[o + 2];
+      const cb = chromaB(r, g, b);
+      const cr = chromaR(r, g, b);
+      const wv = verticalShare(dx, dy);
+      let db = 0;
+      let dr = 0;
+      if (vertical) {
+        db += wv * (mapChroma(vertical.cb, cb) - cb);
+        dr += wv * (mapChroma(vertical.cr, cr) - cr);
+      }
+      if (horizontal) {
+        db += (1 - wv) * (mapChroma(horizontal.cb, cb) - cb);
+        dr += (1 - wv) * (mapChroma(horizontal.cr, cr) - cr);
+      }
+      const f = strength * Math.min(1, Math.sqrt(dx * dx + dy * dy) / ramp);
+      db = f * (db < -limit ? -limit : db > limit ? limit : db);
+      dr = f * (dr < -limit ? -limit : dr > limit ? limit : dr);
+      // Back to RGB with the luma unchanged.
+      low[o] += 1.402 * dr;
+      low[o + 1] -= 0.344136 * db + 0.714136 * dr;
+      low[o + 2] += 1.772 * db;
+    }
+  }
 }

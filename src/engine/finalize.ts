@@ -5,7 +5,6 @@
  */
 import type { Rect } from './pyramid.js';
 import type { RasterImage } from './types.js';
-import { BOTTOM, chromaB, chromaR, LEFT, mapChroma, RIGHT, TOP, verticalShare, type ChromaMap } from './chroma.js';
 
 /** The working level's result that the full-resolution pass reads (a LevelSolver's arrays). */
 export interface WorkingField {
@@ -21,7 +20,10 @@ export interface WorkingField {
 /** Plain data (typed arrays and numbers), so that rows can be computed on another thread from a copy. */
 export interface FinalizeInput {
   field: WorkingField;
-  /** A working-level RGB correction of the low frequencies (low-frequency.ts), sampled bilinearly; or null. */
+  /**
+   * A working-level RGB correction, sampled bilinearly, or null: the low-frequency layer's (low-frequency.ts)
+   * plus the chroma shift toward the border bands (chroma.ts).
+   */
   lowFrequency: Float32Array | null;
   /** Working level = full resolution / scale (a power of two). */
   scale: number;
@@ -30,14 +32,6 @@ export interface FinalizeInput {
   height: number;
   /** The original's rectangle in the output. */
   rect: Rect;
-  /** Maps of the new region's chroma to the border bands' distribution (chroma.ts), or null. */
-  chroma: ChromaMap | null;
-  /** Share of the chroma map applied far from the original... */
-  chromaTransfer: number;
-  /** ...reached at this distance (full-resolution pixels), rising linearly from 0 at the border... */
-  chromaRamp: number;
-  /** ...and at most this many chroma levels per pixel and channel (see ChromaTuning.chromaLimit). */
-  chromaLimit: number;
   /** Voting patch radius at full resolution. */
   radius: number;
   /** The original's lowest and highest value per channel (channelRange). */
@@ -54,7 +48,6 @@ export interface FinalizeInput {
 export function finalizeRows(p: FinalizeInput, y0: number, y1: number, checkCancelled: () => void = () => {}): Uint8Array {
   const { field, scale, raster, width, height, rect, radius } = p;
   const low = p.lowFrequency;
-  const chroma = p.chroma;
   const out = new Uint8Array(width * (y1 - y0) * 3);
   const rw = rect.x1 - rect.x0;
   const stride = raster.channels;
@@ -216,33 +209,6 @@ export function finalizeRows(p: FinalizeInput, y0: number, y1: number, checkCanc
         g += low[a + 1] * wa + low[bq + 1] * wb + low[c + 1] * wc + low[d + 1] * wd;
         b += low[a + 2] * wa + low[bq + 2] * wb + low[c + 2] * wc + low[d + 2] * wd;
       }
-      if (chroma) {
-        // Brightness stays; Cb and Cr move toward the border bands' distribution, more the further out;
-        // a corner region blends its two sides' maps.
-        const dx = x < rect.x0 ? rect.x0 - x : x >= rect.x1 ? x - rect.x1 + 1 : 0;
-        const dy = y < rect.y0 ? rect.y0 - y : y >= rect.y1 ? y - rect.y1 + 1 : 0;
-        const f = p.chromaTransfer * Math.min(1, Math.sqrt(dx * dx + dy * dy) / p.chromaRamp);
-        const wv = verticalShare(dx, dy);
-        const cb = chromaB(r, g, b);
-        const cr = chromaR(r, g, b);
-        let db = 0;
-        let dr = 0;
-        const vertical = dy > 0 ? chroma.sides[y < rect.y0 ? TOP : BOTTOM] : null;
-        const horizontal = dx > 0 ? chroma.sides[x < rect.x0 ? LEFT : RIGHT] : null;
-        if (vertical) {
-          db += wv * (mapChroma(vertical.cb, cb) - cb);
-          dr += wv * (mapChroma(vertical.cr, cr) - cr);
-        }
-        if (horizontal) {
-          db += (1 - wv) * (mapChroma(horizontal.cb, cb) - cb);
-          dr += (1 - wv) * (mapChroma(horizontal.cr, cr) - cr);
-        }
-        db = f * limited(db, p.chromaLimit);
-        dr = f * limited(dr, p.chromaLimit);
-        r += 1.402 * dr;
-        g -= 0.344136 * db + 0.714136 * dr;
-        b += 1.772 * db;
-      }
       out[o] = r < lo0 ? lo0 : r > hi0 ? hi0 : Math.round(r);
       out[o + 1] = g < lo1 ? lo1 : g > hi1 ? hi1 : Math.round(g);
       out[o + 2] = b < lo2 ? lo2 : b > hi2 ? hi2 : Math.round(b);
@@ -269,10 +235,6 @@ export function splitRows(p: Pick<FinalizeInput, 'width' | 'height' | 'rect'>, p
   while (bounds.length < parts) bounds.push(height);
   bounds.push(height);
   return bounds;
-}
-
-function limited(v: number, limit: number): number {
-  return v < -limit ? -limit : v > limit ? limit : v;
 }
 
 /** Prefix sums of a per-pixel RGB difference along a side and of where it is defined (4 per entry). */

@@ -13,7 +13,7 @@ import { LevelSolver, type SolverTuning } from './solver.js';
 import { JOIN, runHere, type LevelSteps } from './halves.js';
 import { channelRange, finalizeRows, splitRows, type FinalizeInput } from './finalize.js';
 import { borderExtension, boxBlur, lowFrequencyCorrection } from './low-frequency.js';
-import { chromaMap } from './chroma.js';
+import { addChromaShift, chromaMap } from './chroma.js';
 import {
   EngineCancelledError,
   type ExpandedImage,
@@ -368,20 +368,21 @@ export class Synthesis {
     const { tuning, working } = prep;
     const scale = 1 << working;
     const r = tuning.radius;
-    const lowFrequency = prep.membrane
-      ? lowFrequencyCorrection(solver.rgb, prep.membrane, solver.width, solver.height, solver.known, tuning, tuning.lowFrequencyRamp * (2 * r + 1))
+    const ramp = tuning.lowFrequencyRamp * (2 * r + 1);
+    let lowFrequency = prep.membrane
+      ? lowFrequencyCorrection(solver.rgb, prep.membrane, solver.width, solver.height, solver.known, tuning, ramp)
       : null;
     const chroma =
       tuning.chromaTransfer > 0
         ? chromaMap(solver.rgb, lowFrequency, solver.width, solver.height, solver.known, tuning.chromaBandDepth, 2 * r + 1)
         : null;
+    if (chroma) {
+      lowFrequency ??= new Float32Array(solver.rgb.length);
+      addChromaShift(solver.rgb, lowFrequency, solver.width, solver.height, solver.known, chroma, tuning.chromaTransfer, tuning.chromaLimit, ramp);
+    }
     return {
       field: { width: solver.width, height: solver.height, nnf: solver.nnf, voteWeight: solver.voteWeight, rgb: solver.rgb },
       lowFrequency,
-      chroma,
-      chromaTransfer: tuning.chromaTransfer,
-      chromaRamp: tuning.lowFrequencyRamp * (2 * r + 1) * scale,
-      chromaLimit: tuning.chromaLimit,
       range: prep.range,
       scale,
       raster: prep.raster,
