@@ -55,6 +55,7 @@ export const TUNING: Readonly<SolverTuning> = Object.freeze({
   saliencyCap: 4,
   searchShrinkWithSimilar: 3,
   finalRadiusFactor: 0.5,
+  finalRadiusMin: 1,
   similarSweeps: 2,
   lowFrequencyWeight: 1,
   lowFrequencyRadius: 1 / 40,
@@ -389,7 +390,7 @@ export class Synthesis {
       width: prep.width,
       height: prep.height,
       rect: prep.rect,
-      radius: Math.max(r, Math.round(tuning.finalRadiusFactor * scale)),
+      radius: Math.max(tuning.finalRadiusMin, Math.round(tuning.finalRadiusFactor * scale)),
       seamBand: Math.max(16, 2 * (2 * r + 1) * scale),
     };
   }

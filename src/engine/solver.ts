@@ -29,6 +29,11 @@ export interface SolverTuning extends LowFrequencyTuning, ChromaTuning {
   searchShrinkWithSimilar: number;
   /** Full-resolution voting patch radius, in working-level cells (at least the patch radius in pixels). */
   finalRadiusFactor: number;
+  /**
+   * ...and at least this many pixels: enough overlap to hide the working cells' grid; a whole patch's
+   * worth (the patch radius, as before) blends neighbouring copies into a blur at full resolution.
+   */
+  finalRadiusMin: number;
   /** PatchMatch sweeps building the look-alike sources (0 = none). */
   similarSweeps: number;
   /**
