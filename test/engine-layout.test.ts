@@ -68,21 +68,23 @@ function skyOverGround(): RasterImage {
   return { data, width: w, height: h, channels: 3 };
 }
 
-test('far above the original the new region drifts toward its top border, within the layer limit', () => {
-  const input = skyOverGround();
-  const ratios = { up: 1, down: 0, left: 0, right: 0 };
-  /** Mean luminance of the far half of the new region: the top 36 rows of the 144-row canvas. */
-  const farLuma = (overrides: object) => {
-    const out = expand(input, ratios, { seed: 3, quality: 'fast', overrides });
-    let luma = 0;
-    for (let y = 0; y < 36; y++) {
-      for (let x = 0; x < out.width; x++) {
-        const o = (y * out.width + x) * 3;
-        luma += 0.299 * out.data[o] + 0.587 * out.data[o + 1] + 0.114 * out.data[o + 2];
-      }
+/** Mean luma and Cb of the far half of skyOverGround's new region grown up by 1 (the top 36 rows of 144). */
+function farAboveSkyOverGround(overrides: object): { luma: number; cb: number } {
+  const out = expand(skyOverGround(), { up: 1, down: 0, left: 0, right: 0 }, { seed: 3, quality: 'fast', overrides });
+  let luma = 0;
+  let cb = 0;
+  for (let y = 0; y < 36; y++) {
+    for (let x = 0; x < out.width; x++) {
+      const o = (y * out.width + x) * 3;
+      luma += 0.299 * out.data[o] + 0.587 * out.data[o + 1] + 0.114 * out.data[o + 2];
+      cb += chromaB(out.data[o], out.data[o + 1], out.data[o + 2]);
     }
-    return luma / (36 * out.width);
-  };
+  }
+  return { luma: luma / (36 * out.width), cb: cb / (36 * out.width) };
+}
+
+test('far above the original the new region drifts toward its top border, within the layer limit', () => {
+  const farLuma = (overrides: object) => farAboveSkyOverGround(overrides).luma;
   // Sky: luminance ≈ 160; ground ≈ 87. The far region is mostly ground texture either way (the sky band
   // is narrow); the low-frequency layer brightens it toward the sky, by at most its limit (20 levels).
   const shipped = farLuma({});
@@ -126,22 +128,7 @@ test('the chroma maps send each side\'s new chroma onto its own border band: ide
 });
 
 test('far from the original the new region takes the chroma of the border band, not of the whole picture; brightness stays', () => {
-  const input = skyOverGround();
-  const ratios = { up: 1, down: 0, left: 0, right: 0 };
-  /** Mean Cb and luma of the far half of the new region (the top 36 rows of the 144-row canvas). */
-  const far = (overrides: object) => {
-    const out = expand(input, ratios, { seed: 3, quality: 'fast', overrides });
-    let cb = 0;
-    let luma = 0;
-    for (let y = 0; y < 36; y++) {
-      for (let x = 0; x < out.width; x++) {
-        const o = (y * out.width + x) * 3;
-        cb += chromaB(out.data[o], out.data[o + 1], out.data[o + 2]);
-        luma += 0.299 * out.data[o] + 0.587 * out.data[o + 1] + 0.114 * out.data[o + 2];
-      }
-    }
-    return { cb: cb / (36 * out.width), luma: luma / (36 * out.width) };
-  };
+  const far = farAboveSkyOverGround;
   // The top band is sky (Cb ≈ +42), most of the picture brown ground (Cb ≈ −27).
   const sky = chromaB(117, 167, 235);
   const shipped = far({});

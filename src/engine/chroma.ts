@@ -7,6 +7,7 @@
  * its order of colours; it only shifts and stretches them.
  */
 import type { Rect } from './pyramid.js';
+import { verticalShare } from './low-frequency.js';
 
 /** Tuning of the chroma transfer (part of SolverTuning). */
 export interface ChromaTuning {
@@ -40,14 +41,6 @@ export const chromaB = (r: number, g: number, b: number): number => -0.168736 * 
 export const chromaR = (r: number, g: number, b: number): number => 0.5 * r - 0.418688 * g - 0.081312 * b;
 
 export const TOP = 0, BOTTOM = 1, LEFT = 2, RIGHT = 3;
-
-/**
- * How far (dx, dy ≥ 0) a new cell lies past the original's sides, and the share of its vertical side (top
- * or bottom) against its horizontal one, as the border extension blends them (low-frequency.ts).
- */
-export function verticalShare(dx: number, dy: number): number {
-  return dy / (dx + dy);
-}
 
 /**
  * The maps from the working level: `rgb` is the synthesis (RGB floats over the whole canvas, with its
@@ -161,7 +154,7 @@ function transferMap(from: Float64Array, to: Float64Array): Float32Array {
   let toBelow = 0; // `to` mass below bin j, as a share
   for (let i = 0; i <= BINS; i++) {
     if (i <= fa) map[i] = (ta + i - fa) * STEP - CHROMA_SPAN;
-    else if (i > fb) map[i] = (tb + 1 + i - fb - 1) * STEP - CHROMA_SPAN;
+    else if (i > fb) map[i] = (tb + i - fb) * STEP - CHROMA_SPAN;
     else {
       while (j < tb && toBelow + to[j] / toTotal < below) toBelow += to[j++] / toTotal;
       const t = Math.min(1, Math.max(0, (below - toBelow) / (to[j] / toTotal)));

@@ -52,12 +52,20 @@ export function borderExtension(width: number, height: number, known: Rect, know
       if (dx === 0 && dy === 0) continue;
       const ix = Math.min(Math.max(x, known.x0), known.x1 - 1) - known.x0;
       const o = (y * width + x) * 3;
-      const wv = dy / (dx + dy);
+      const wv = verticalShare(dx, dy);
       if (dy > 0) addWindowMean(out, o, vertical, ix, dy, kw, wv);
       if (dx > 0) addWindowMean(out, o, x < known.x0 ? left : right, iy, dx, kh, 1 - wv);
     }
   }
   return out;
+}
+
+/**
+ * For a new cell (dx, dy) ≥ 0 past the original's sides, the share of its vertical side (top or bottom)
+ * against its horizontal one: corner regions blend the two by how far the cell lies past each.
+ */
+export function verticalShare(dx: number, dy: number): number {
+  return dy / (dx + dy);
 }
 
 /** out[o..o+2] += weight × the mean of pre's entries over [i − half, i + half] (clamped to [0, n)). */

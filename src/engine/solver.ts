@@ -27,7 +27,7 @@ export interface SolverTuning extends LowFrequencyTuning, ChromaTuning {
   saliencyCap: number;
   /** Random-search window shrink factor when look-alike sources are known (2 = the classic halving). */
   searchShrinkWithSimilar: number;
-  /** Full-resolution voting patch radius, in working-level cells (at least the patch radius in pixels). */
+  /** Full-resolution voting patch radius, in working-level cells... */
   finalRadiusFactor: number;
   /**
    * ...and at least this many pixels: enough overlap to hide the working cells' grid; a whole patch's
