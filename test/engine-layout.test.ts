@@ -48,8 +48,8 @@ test('the box blur keeps a constant canvas constant and spreads a point evenly',
   near(point[(0 * w + 4) * 3], 0, 1e-3, 'outside the box');
 });
 
-/** 120×72: a narrow band of smooth sky on top of textured brown ground (most of the picture). */
-function skyOverGround(): RasterImage {
+/** 120×72: a band of smooth sky, `skyRows` deep, on top of textured brown ground (the rest of the picture). */
+function skyOverGround(skyRows: number): RasterImage {
   const w = 120;
   const h = 72;
   const data = new Uint8Array(w * h * 3);
@@ -59,7 +59,7 @@ function skyOverGround(): RasterImage {
       s = (Math.imul(s, 1103515245) + 12345) >>> 0;
       const n = ((s >>> 24) - 128) * 0.5;
       const i = (y * w + x) * 3;
-      const sky = y < 14;
+      const sky = y < skyRows;
       data[i] = sky ? 110 + y : 120 + n;
       data[i + 1] = sky ? 160 + y : 80 + n;
       data[i + 2] = sky ? 235 : 40 + n * 0.5;
@@ -68,9 +68,13 @@ function skyOverGround(): RasterImage {
   return { data, width: w, height: h, channels: 3 };
 }
 
-/** Mean luma and Cb of the far half of skyOverGround's new region grown up by 1 (the top 36 rows of 144). */
-function farAboveSkyOverGround(overrides: object): { luma: number; cb: number } {
-  const out = expand(skyOverGround(), { up: 1, down: 0, left: 0, right: 0 }, { seed: 3, quality: 'fast', overrides });
+/**
+ * Mean luma and Cb of the far half of skyOverGround's new region grown up by 1 (the top 36 rows of 144).
+ * By default the sky is a strip of 4 rows, too thin to hold a patch: the synthesis fills the far region
+ * with ground, which the low-frequency layer and the chroma maps then move toward the sky.
+ */
+function farAboveSkyOverGround(overrides: object, skyRows = 4, quality: 'fast' | 'balanced' = 'fast'): { luma: number; cb: number } {
+  const out = expand(skyOverGround(skyRows), { up: 1, down: 0, left: 0, right: 0 }, { seed: 3, quality, overrides });
   let luma = 0;
   let cb = 0;
   for (let y = 0; y < 36; y++) {
@@ -85,14 +89,24 @@ function farAboveSkyOverGround(overrides: object): { luma: number; cb: number } 
 
 test('far above the original the new region drifts toward its top border, within the layer limit', () => {
   const farLuma = (overrides: object) => farAboveSkyOverGround(overrides).luma;
-  // Sky: luminance ≈ 160; ground ≈ 87. The far region is mostly ground texture either way (the sky band
-  // is narrow); the low-frequency layer brightens it toward the sky, by at most its limit (20 levels).
+  // Sky: luminance ≈ 160; ground ≈ 87. The far region is mostly ground texture either way (the sky strip
+  // holds no patch); the low-frequency layer brightens it toward the sky, by at most its limit (20 levels).
   const shipped = farLuma({});
   const without = farLuma({ tuning: { lowFrequencyWeight: 0, layoutPrior: 0 } });
   assert.ok(
     shipped > without + 8 && shipped < without + 21,
     `the low-frequency layer should brighten the far region toward the sky, within its limit (${shipped.toFixed(1)} vs ${without.toFixed(1)})`,
   );
+});
+
+test('a band of sky a fifth of the picture deep continues far above it: the far region is sky, not the ground that fills most of the picture', () => {
+  // Sky: luma ≈ 160, Cb ≈ +42; ground: luma ≈ 87, Cb ≈ −27. With a coarsest level too coarse for the band
+  // to hold a whole patch, the onion peel grew ground up into the sky (luma ≈ 110 after the layers).
+  for (const quality of ['fast', 'balanced'] as const) {
+    const far = farAboveSkyOverGround({}, 14, quality);
+    assert.ok(far.luma > 145, `${quality}: the far region's luma should be the sky's (≈ 160): ${far.luma.toFixed(1)}`);
+    assert.ok(far.cb > 30, `${quality}: the far region's Cb should be the sky's (≈ +42): ${far.cb.toFixed(1)}`);
+  }
 });
 
 test('the chroma maps send each side\'s new chroma onto its own border band: identity for the same, a shift for a shifted one, monotone', () => {

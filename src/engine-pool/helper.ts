@@ -1,7 +1,7 @@
 /**
  * One result on two threads: the helper's side (`HelperService`) and the caller's (`HelperLink` and the
  * two drivers), over a message port. The caller runs the `Synthesis`; the helper builds look-alike graphs,
- * runs the second half of the working level's EM steps on shared memory (engine/halves.ts) and computes
+ * runs the second half of every level's EM steps on shared memory (engine/halves.ts) and computes
  * a range of the full-resolution rows. Same bytes as one thread: the work is only moved, never changed.
  * Used by the CLI's dedicated helper thread (two-threads.ts) and by the pool's split last result.
  */

@@ -1,9 +1,8 @@
 /**
- * One result on two threads, for a caller with a single result and a free core (the CLI's `-n 1`): while
- * this thread optimises the coarser levels, a helper thread builds the look-alike graphs (most of the
- * seed-independent preparation), each just ahead of the level that needs it; at the working level the
- * helper runs the second half of every EM step, then half of the full-resolution rows (helper.ts). Same
- * bytes as `expand()` in one thread.
+ * One result on two threads, for a caller with a single result and a free core (the CLI's `-n 1`): a
+ * helper thread builds the look-alike graphs (most of the seed-independent preparation), each just ahead
+ * of the level that needs it, runs the second half of every EM step, then half of the full-resolution rows
+ * (helper.ts). Same bytes as `expand()` in one thread.
  */
 import { Worker } from 'node:worker_threads';
 import {

@@ -1,5 +1,5 @@
 /**
- * The working level's EM steps, cut in two halves that touch disjoint memory: the second half of the
+ * A level's EM steps, cut in two halves that touch disjoint memory: the second half of the
  * targets (search, distances, vote weights) and of the rows (descriptors, vote). One thread or two run the
  * same halves, so the bytes do not depend on the thread count. `HalfRunner` runs the second half, on the
  * calling thread or on a helper thread holding a view on the same (shared) memory.

@@ -29,7 +29,11 @@ export type { ExpansionRatios, ExpandedImage, ExpandOptions, RasterImage, Qualit
 interface Preset {
   /** Largest canvas (pixels) the patch optimisation runs at; beyond it only the final vote is full size. */
   workingPixels: number;
-  /** The coarsest level's long side is brought down to about this. */
+  /**
+   * The coarsest level's long side is brought down to about this. Not lower: a thin band of the original
+   * along a growing side (the strip of sky above a road) must still hold whole patches there, or the onion
+   * peel grows the far region from what the picture has most of (the road, into the sky).
+   */
   coarsestSide: number;
   /** EM iterations at the coarsest level, the factor per finer level, and the floor. */
   coarseIterations: number;
@@ -40,9 +44,9 @@ interface Preset {
 // The shipped tables, frozen: the service treats them as constants and changing them changes every result's
 // bytes. Parameter sweeps pass `overrides` to prepare()/expand() instead (docs/engine.md).
 export const PRESETS: Readonly<Record<QualityPreset, Readonly<Preset>>> = Object.freeze({
-  fast: Object.freeze({ workingPixels: 90_000, coarsestSide: 64, coarseIterations: 8, iterationDecay: 0.5, minIterations: 2 }),
-  balanced: Object.freeze({ workingPixels: 200_000, coarsestSide: 72, coarseIterations: 12, iterationDecay: 0.6, minIterations: 3 }),
-  best: Object.freeze({ workingPixels: 420_000, coarsestSide: 80, coarseIterations: 18, iterationDecay: 0.7, minIterations: 4 }),
+  fast: Object.freeze({ workingPixels: 90_000, coarsestSide: 128, coarseIterations: 4, iterationDecay: 0.5, minIterations: 2 }),
+  balanced: Object.freeze({ workingPixels: 200_000, coarsestSide: 144, coarseIterations: 7, iterationDecay: 0.6, minIterations: 3 }),
+  best: Object.freeze({ workingPixels: 420_000, coarsestSide: 160, coarseIterations: 13, iterationDecay: 0.7, minIterations: 4 }),
 });
 
 export const TUNING: Readonly<SolverTuning> = Object.freeze({
@@ -294,9 +298,9 @@ export class Synthesis {
   }
 
   /**
-   * The next level's steps. At the working level, where the time goes, each EM step is cut in two halves
-   * (see halves.ts) whose second half is yielded for a driver to run here (`runHere`) or on a helper
-   * thread; `shared` puts the level's arrays on shared memory for that.
+   * The next level's steps. Each EM step is cut in two halves (see halves.ts) whose second half is yielded
+   * for a driver to run here (`runHere`) or on a helper thread; `shared` puts the level's arrays on shared
+   * memory for that. Every level, not only the working one: the coarser levels are nearly half the time.
    */
   *levelSteps(shared: boolean): LevelSteps {
     const { prep, seed } = this;
@@ -307,8 +311,7 @@ export class Synthesis {
     const level = levels[l];
     const stage = `level ${i + 1}/${levels.length - working}`;
     const rng = new Rng(seed, l);
-    const split = l === working;
-    const next = new LevelSolver(level.width, level.height, level.known, level.knownRgb, tuning, shared && split);
+    const next = new LevelSolver(level.width, level.height, level.known, level.knownRgb, tuning, shared);
     next.similar = prep.similar[l];
     if (tuning.similarSweeps > 0 && !next.similar) throw new Error(`level ${l}'s look-alike graph is missing`);
     if (!this.solver) {
@@ -326,34 +329,25 @@ export class Synthesis {
     const n = solver.targets.length;
     const k = n >> 1;
     const featureRow = height >> 1;
-    const voteRow = split ? splitRows({ width: solver.width, height, rect: solver.known }, 2)[1] : height;
-    if (split) yield { kind: 'attach', state: solver.shareState(), seed, level: l };
+    const voteRow = splitRows({ width: solver.width, height, rect: solver.known }, 2)[1];
+    yield { kind: 'attach', state: solver.shareState(), seed, level: l };
     for (let it = 0; it < iterations[i]; it++) {
       this.checkCancelled();
       const reverse = (it & 1) === 1;
-      if (!split) {
-        solver.computeFeatures();
-        solver.refreshDistances();
-        solver.search(reverse, rng);
-        // The search changed the field: distances are current for the vote weights.
-        solver.computeVoteWeights(true);
-        solver.vote();
-      } else {
-        yield { kind: 'features', y0: featureRow, y1: height };
-        solver.computeFeatures(0, featureRow);
-        yield JOIN;
-        yield { kind: 'distances', k0: k, k1: n };
-        solver.countUsage(solver.usage);
-        const first = solver.refreshDistanceRange(0, k);
-        solver.setMeanDistance(first + ((yield JOIN) ?? 0));
-        yield { kind: 'search', reverse, k0: k, k1: n, meanDistance: solver.meanDistance };
-        solver.search(reverse, rng, 0, k);
-        solver.computeVoteWeights(true, 0, k);
-        yield JOIN;
-        yield { kind: 'vote', y0: voteRow, y1: height };
-        solver.vote(0, voteRow);
-        yield JOIN;
-      }
+      yield { kind: 'features', y0: featureRow, y1: height };
+      solver.computeFeatures(0, featureRow);
+      yield JOIN;
+      yield { kind: 'distances', k0: k, k1: n };
+      solver.countUsage(solver.usage);
+      const first = solver.refreshDistanceRange(0, k);
+      solver.setMeanDistance(first + ((yield JOIN) ?? 0));
+      yield { kind: 'search', reverse, k0: k, k1: n, meanDistance: solver.meanDistance };
+      solver.search(reverse, rng, 0, k);
+      solver.computeVoteWeights(true, 0, k);
+      yield JOIN;
+      yield { kind: 'vote', y0: voteRow, y1: height };
+      solver.vote(0, voteRow);
+      yield JOIN;
       this.done++;
       this.report(stage);
     }
