@@ -300,10 +300,15 @@ export class LevelSolver {
       }
     }
     order.sort((a, b) => key[a] - key[b]);
-    // Masked RGB distance over the filled pixels of p's patch, as a mean (patches near the front are half empty).
-    const maskedDistance = (p: number, px: number, py: number, c: number, bound: number): number => {
-      let sum = 0;
-      let count = 0;
+    // Masked RGB distance over the filled pixels of p's patch, as a mean (patches near the front are half
+    // empty). The mask and p's values are gathered once per grown pixel (`gatherMask`), not per candidate,
+    // and a candidate stops once its sum must exceed the best mean so far (the same choices, sooner).
+    const patchArea = (2 * r + 1) * (2 * r + 1);
+    const maskOffset = new Int32Array(patchArea);
+    const maskRgb = new Float64Array(patchArea * 3);
+    let maskCount = 0;
+    const gatherMask = (): void => {
+      maskCount = 0;
       for (let dy = -r; dy <= r; dy++) {
         const yy = py + dy;
         if (yy < 0 || yy >= height) continue;
@@ -312,16 +317,29 @@ export class LevelSolver {
           if (xx < 0 || xx >= width) continue;
           const q = yy * width + xx;
           if (!filled[q]) continue;
-          const a = q * 3;
-          const b = (c + (q - p)) * 3;
-          const d0 = rgb[a] - rgb[b];
-          const d1 = rgb[a + 1] - rgb[b + 1];
-          const d2 = rgb[a + 2] - rgb[b + 2];
-          sum += d0 * d0 + d1 * d1 + d2 * d2;
-          count++;
+          maskOffset[maskCount] = q - p;
+          maskRgb[maskCount * 3] = rgb[q * 3];
+          maskRgb[maskCount * 3 + 1] = rgb[q * 3 + 1];
+          maskRgb[maskCount * 3 + 2] = rgb[q * 3 + 2];
+          maskCount++;
         }
       }
-      return count ? sum / count : bound;
+    };
+    const maskedDistance = (c: number): number => {
+      if (maskCount === 0) return Infinity;
+      // Partial sums only grow: past this, the mean cannot beat bestD (the margin absorbs rounding).
+      const limit = bestD * maskCount * (1 + 1e-9);
+      let sum = 0;
+      for (let k = 0; k < maskCount; k++) {
+        const a = k * 3;
+        const b = (c + maskOffset[k]) * 3;
+        const d0 = maskRgb[a] - rgb[b];
+        const d1 = maskRgb[a + 1] - rgb[b + 1];
+        const d2 = maskRgb[a + 2] - rgb[b + 2];
+        sum += d0 * d0 + d1 * d1 + d2 * d2;
+        if (sum > limit) return Infinity;
+      }
+      return sum / maskCount;
     };
     // State of the pixel being grown, shared with `consider` (one function, not a closure per pixel).
     let p = 0;
@@ -333,7 +351,7 @@ export class LevelSolver {
       if (cx < s.x0 || cx >= s.x1 || cy < s.y0 || cy >= s.y1) return;
       const c = cy * width + cx;
       if (c === best) return;
-      const d = maskedDistance(p, px, py, c, Infinity);
+      const d = maskedDistance(c);
       if (d < bestD) {
         bestD = d;
         best = c;
@@ -345,6 +363,7 @@ export class LevelSolver {
       py = (p - px) / width;
       best = -1;
       bestD = Infinity;
+      gatherMask();
       for (let dy = -1; dy <= 1; dy++) {
         for (let dx = -1; dx <= 1; dx++) {
           const nx = px + dx;
