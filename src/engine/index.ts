@@ -45,7 +45,7 @@ interface Preset {
 // bytes. Parameter sweeps pass `overrides` to prepare()/expand() instead (docs/engine.md).
 export const PRESETS: Readonly<Record<QualityPreset, Readonly<Preset>>> = Object.freeze({
   fast: Object.freeze({ workingPixels: 90_000, coarsestSide: 128, coarseIterations: 4, iterationDecay: 0.5, minIterations: 2 }),
-  balanced: Object.freeze({ workingPixels: 200_000, coarsestSide: 144, coarseIterations: 7, iterationDecay: 0.6, minIterations: 3 }),
+  balanced: Object.freeze({ workingPixels: 200_000, coarsestSide: 144, coarseIterations: 5, iterationDecay: 0.6, minIterations: 3 }),
   best: Object.freeze({ workingPixels: 420_000, coarsestSide: 160, coarseIterations: 13, iterationDecay: 0.7, minIterations: 4 }),
 });
 
