@@ -6,7 +6,9 @@ Runs the shared benchmark's cases (../shared/bench/outpaint_bench.py: frame, cas
            (computed from the output picture alone, so it applies to every method and to the ground truth)
   per-config tables, and which metrics the project wins against G'MIC in each config.
 The project runs in one Node process (dist/bench/expand-batch.js: engine seconds, no start-up) or, with
---project-mode cli, through `node dist/src/cli/main.js expand` once per case (wall seconds, start-up included).
+--project-mode cli, through `node dist/src/cli/main.js expand` once per case (wall seconds, start-up included);
+with --no-gmic-cache as well, case by case the project and then G'MIC, so both see the same moments of a
+shared machine.
 
 Usage: /usr/bin/python3 bench/quality-configs.py [--out DIR] [--configs wide,ring] [--limit N]
          [--methods gt,gmic,project] [--project-mode batch|cli] [--gmic-cache DIR | --no-gmic-cache] [--seed S]
@@ -117,6 +119,19 @@ def run_project_cli(src, cfg, seed, work):
     return cv2.imread(outp, cv2.IMREAD_COLOR), time.perf_counter() - t0
 
 
+def run_gmic(ob, case, seed, cache):
+    """G'MIC on one case, timed (wall seconds, start-up included); the output is kept in the cache."""
+    name, cname, src, rect, gt, cfg = case
+    t0 = time.perf_counter()
+    out = ob.m_gmic(src, rect, gt.shape, seed)
+    dt = time.perf_counter() - t0
+    cached = os.path.join(cache, f"{os.path.splitext(name)[0]}_{cname}_s{seed}.png")
+    os.makedirs(cache, exist_ok=True)
+    cv2.imwrite(cached, out)
+    json.dump({"seconds": dt}, open(cached + ".json", "w"))
+    return out, dt
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", default=os.environ.get("OUTPAINT_BENCH_SCRIPT", os.path.join(ROOT, "../shared/bench/outpaint_bench.py")))
@@ -160,6 +175,11 @@ def main():
                                       for c, t in zip(cases, secs)]
             elif a.project_mode == "batch":
                 outputs["project"] = run_project_batch(cases, a.seed, work)
+            elif "gmic" in methods and a.no_gmic_cache:
+                # Case by case, the project then G'MIC: both see the same moment of a shared, noisy machine.
+                for k, c in enumerate(cases):
+                    outputs["project"][k] = run_project_cli(c[2], c[5], a.seed, work)
+                    outputs["gmic"][k] = run_gmic(ob, c, a.seed, a.gmic_cache)
             else:
                 outputs["project"] = [run_project_cli(c[2], c[5], a.seed, work) for c in cases]
             saved = os.path.join(a.out, "project")
@@ -170,18 +190,12 @@ def main():
         for k, (name, cname, src, rect, gt, cfg) in enumerate(cases):
             if "gt" in methods:
                 outputs["gt"][k] = (gt, 0.0)
-            if "gmic" in methods:
+            if "gmic" in methods and outputs["gmic"][k] is None:
                 cached = os.path.join(a.gmic_cache, f"{os.path.splitext(name)[0]}_{cname}_s{a.seed}.png")
                 if not a.no_gmic_cache and os.path.exists(cached):
                     outputs["gmic"][k] = (cv2.imread(cached, cv2.IMREAD_COLOR), json.load(open(cached + ".json"))["seconds"])
                 else:
-                    t0 = time.perf_counter()
-                    out = ob.m_gmic(src, rect, gt.shape, a.seed)
-                    dt = time.perf_counter() - t0
-                    os.makedirs(a.gmic_cache, exist_ok=True)
-                    cv2.imwrite(cached, out)
-                    json.dump({"seconds": dt}, open(cached + ".json", "w"))
-                    outputs["gmic"][k] = (out, dt)
+                    outputs["gmic"][k] = run_gmic(ob, cases[k], a.seed, a.gmic_cache)
 
     rows = []
     for k, (name, cname, src, rect, gt, cfg) in enumerate(cases):
