@@ -628,12 +628,6 @@ export class LevelSolver {
     return sal;
   }
 
-  /** Distances of the current field (after the estimate changed) and the reuse counts. */
-  refreshDistances(): void {
-    this.countUsage(this.usage);
-    this.setMeanDistance(this.refreshDistanceRange(0, this.targets.length));
-  }
-
   /** Distances of targets[k0..k1) under the current estimate; returns their sum (see `setMeanDistance`). */
   refreshDistanceRange(k0: number, k1: number): number {
     const { nnf, nnd, targets } = this;
